@@ -1,0 +1,121 @@
+"""``Customer``: a customer of one of the user's Spaces."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from graph.connection import Connection, load_connection
+from graph.context import Info
+from graph.lazy import later
+from graph.node import Node, to_global_id
+from graph.scalars import DateTime
+from graph.space import Space
+from resolvers.client import segment
+from resolvers.errors import MalformedPayload
+from resolvers.records import CustomerRecord, InvoiceRecord, SubscriptionRecord
+
+if TYPE_CHECKING:
+    from graph.invoice import Invoice
+    from graph.subscription import Subscription
+
+
+@strawberry.type(description="A customer of one of the user's Spaces.")
+class Customer(Node):
+    customer_id: str = strawberry.field(description="The upstream's ID of the customer.")
+    name: str | None = strawberry.field(description="The customer's name.")
+    email: str | None = strawberry.field(description="The customer's email address.")
+    created_at: DateTime = strawberry.field(description="When the customer signed up.")
+    _record: strawberry.Private[CustomerRecord]
+
+    @classmethod
+    def from_record(cls, rec: CustomerRecord) -> Customer:
+        return cls(
+            id=to_global_id("Customer", rec.id),
+            customer_id=rec.id,
+            name=rec.name,
+            email=rec.email,
+            created_at=DateTime(rec.created),
+            _record=rec,
+        )
+
+    @strawberry.field(description="The Space the customer belongs to.")
+    def space(self, info: Info) -> Space:
+        if self._record.space is not None:
+            return Space.from_record(self._record.space)
+        return later(self._load_space(info))
+
+    async def _load_space(self, info: Info) -> Space:
+        full = await info.context.loaders.customer.get(self.customer_id)
+        if full is None or full.space is None:
+            raise MalformedPayload("the upstream customer carries no Space")
+        return Space.from_record(full.space)
+
+    @strawberry.field(description="The customer's subscriptions, newest first.")
+    async def subscriptions(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Annotated[Subscription, strawberry.lazy("graph.subscription")]]:
+        from graph.subscription import Subscription
+
+        def key(s: SubscriptionRecord) -> str:
+            return s.token
+
+        return await load_connection(
+            info,
+            kind="subscription",
+            path=f"customers/{segment(self.customer_id)}/subscriptions",
+            wrap=Subscription.from_record,
+            key=key,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+        )
+
+    @strawberry.field(description="The customer's invoices, newest first.")
+    async def invoices(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Annotated[Invoice, strawberry.lazy("graph.invoice")]]:
+        from graph.invoice import Invoice
+
+        def key(i: InvoiceRecord) -> str:
+            return i.id
+
+        return await load_connection(
+            info,
+            kind="invoice",
+            path="invoices",
+            filters={"customer": self.customer_id},
+            wrap=Invoice.from_record,
+            key=key,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+        )
+
+
+async def load_customer(info: Info, customer_id: str) -> Customer:
+    """The full customer, from the request's loader (a relation that must exist)."""
+    rec = await info.context.loaders.customer.get(customer_id)
+    if rec is None:
+        raise MalformedPayload(f"the upstream refers to customer {customer_id!r} but has none")
+    return Customer.from_record(rec)
+
+
+def customer_of(info: Info, embedded: CustomerRecord | None, customer_id: str) -> Customer:
+    """The embedded customer when it is complete, else (awaitable) from the loader."""
+    if embedded is not None and not embedded.partial:
+        return Customer.from_record(embedded)
+    return later(load_customer(info, customer_id))

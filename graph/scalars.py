@@ -1,0 +1,39 @@
+"""Custom scalars."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import NewType
+
+import strawberry
+
+
+def _serialize(value: int | datetime) -> str:
+    if isinstance(value, datetime):
+        moment = value.astimezone(UTC)
+    else:
+        moment = datetime.fromtimestamp(value, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(value: object) -> int:
+    if not isinstance(value, str):
+        raise ValueError("DateTime must be an ISO 8601 string")
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+#: Held as the upstream's Unix seconds; serialised as ISO 8601 in UTC.
+DateTime = NewType("DateTime", int)
+
+DATETIME_SCALAR = strawberry.scalar(
+    name="DateTime",
+    description="An instant in ISO 8601 form, always UTC (e.g. `2026-11-23T08:15:00Z`).",
+    serialize=_serialize,
+    parse_value=_parse,
+)
+
+#: For ``StrawberryConfig(scalar_map=...)``.
+SCALAR_MAP = {DateTime: DATETIME_SCALAR}

@@ -1,0 +1,45 @@
+"""The schema: ``Query`` (and, as they land, ``Mutation`` and ``SubscriptionRoot``)."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+from strawberry.schema.config import StrawberryConfig
+
+from graph.captured_email import CapturedEmail
+from graph.customer import Customer
+from graph.event import Event
+from graph.invoice import Invoice
+from graph.query import Query
+from graph.resource_subscription import ResourceSubscription
+from graph.scalars import SCALAR_MAP
+from graph.space import Space
+from graph.subscription import Subscription
+from graph.webhook import Webhook
+from resolvers.errors import SpacesGraphQLError
+
+
+def _unexpected(error: GraphQLError) -> bool:
+    """Mask only bugs: our own errors and validation messages stay readable."""
+    original = error.original_error
+    return original is not None and not isinstance(original, SpacesGraphQLError)
+
+
+def build_schema() -> strawberry.Schema:
+    """Build the facade's schema (the same for every profile)."""
+    return strawberry.Schema(
+        query=Query,
+        types=[Space, Customer, Subscription, Invoice, CapturedEmail, Event, Webhook,
+               ResourceSubscription],
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        extensions=[
+            lambda: MaskErrors(
+                should_mask_error=_unexpected,
+                error_message="Internal server error.",
+            )
+        ],
+    )  # fmt: skip
+
+
+schema = build_schema()

@@ -1,0 +1,169 @@
+"""The facade's ASGI app: ``/graphql``, ``/healthz``, ``/readyz``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from graph.context import Caller, Context
+from graph.schema import schema
+from resolvers.client import SpacesClient
+from resolvers.errors import SpacesGraphQLError, Unauthenticated
+from resolvers.loaders import Loaders
+from spaces_graphql.auth import token_from_headers
+from spaces_graphql.settings import Settings
+
+log = logging.getLogger("spaces_graphql")
+
+
+def _error_body(error: SpacesGraphQLError) -> dict[str, Any]:
+    return {"errors": [{"message": error.message, "extensions": error.extensions}]}
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """Strawberry's ASGI view with the facade's typed context and auth."""
+
+    def __init__(self, settings: Settings, holder: ClientHolder) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.development else None,
+            allow_queries_via_get=True,
+        )
+        self.settings = settings
+        self.holder = holder
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            request = Request(scope, receive)
+            wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+            if not (wants_ide and self.graphql_ide):
+                try:
+                    token_from_headers(request.headers)
+                except Unauthenticated as exc:
+                    response = JSONResponse(
+                        _error_body(exc),
+                        status_code=401,
+                        headers={"WWW-Authenticate": 'Bearer realm="spaces-graphql"'},
+                    )
+                    await response(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        caller = Caller.from_token(token_from_headers(request.headers))
+        upstream = self.holder.client.session(caller.token)
+        return Context(
+            request=request,
+            response=response,
+            settings=self.settings,
+            caller=caller,
+            upstream=upstream,
+            loaders=Loaders(upstream),
+            memo={},
+        )
+
+    async def process_result(
+        self, request: Request | WebSocket, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        data = await super().process_result(request, result)  # type: ignore[arg-type]
+        if any(
+            (e.get("extensions") or {}).get("code") == "UNAUTHENTICATED"
+            for e in data.get("errors") or []
+        ):
+            # An upstream 401 voids the whole answer: nothing partial for a refused token.
+            data = {"data": None, "errors": [e for e in data["errors"] if _unauth(e)]}
+        return data
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if (
+            isinstance(response_data, dict)
+            and response_data.get("data") is None
+            and any(_unauth(e) for e in response_data.get("errors") or [])
+        ):
+            response.status_code = 401
+            response.headers["WWW-Authenticate"] = 'Bearer realm="spaces-graphql"'
+        return response
+
+
+def _unauth(error: Any) -> bool:
+    return bool((error.get("extensions") or {}).get("code") == "UNAUTHENTICATED")
+
+
+class ClientHolder:
+    """Holds the process's one upstream client between lifespan start and stop."""
+
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None) -> None:
+        self.settings = settings
+        self.transport = transport
+        self._client: SpacesClient | None = None
+
+    @property
+    def client(self) -> SpacesClient:
+        if self._client is None:
+            raise RuntimeError("the upstream client is opened by the app's lifespan")
+        return self._client
+
+    def open(self) -> SpacesClient:
+        self._client = SpacesClient(self.settings, self.transport)
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def create_app(
+    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> Starlette:
+    """The facade as an ASGI app. ``transport`` lets tests route upstream calls in-process."""
+    settings = settings or Settings.load()
+    holder = ClientHolder(settings, transport)
+    view = GraphQLView(settings, holder)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        holder.open()
+        try:
+            yield
+        finally:
+            await holder.close()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        # Any HTTP answer (a 401 for the anonymous probe included) proves reachability.
+        try:
+            response = await holder.client.http.get("account", timeout=3.0)
+        except httpx.HTTPError as exc:
+            return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, 503)
+        if response.status_code >= 500:
+            return JSONResponse({"status": "unavailable", "upstream": response.status_code}, 503)
+        return JSONResponse({"status": "ready"})
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.holder = holder
+    return app

@@ -1,0 +1,165 @@
+"""The ``spaces-graphql`` command: ``sandbox``, ``serve`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+import httpx
+
+from spaces_graphql.settings import ENV_PREFIX, Settings, SettingsError
+
+DEMO_TOKEN = "demo-alice"
+EXAMPLE_QUERY = """{
+  customers(first: 5) {
+    nodes {
+      name
+      email
+      space { url }
+      subscriptions(first: 3) {
+        nodes {
+          status
+          total { amount currency }
+          invoices(first: 3) { nodes { orderNumber paid customer { email } } }
+        }
+      }
+    }
+  }
+}"""
+
+
+def _serve_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=None, help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port to listen on (8080)")
+    parser.add_argument("--upstream", dest="upstream_url", default=None, help="Spaces API base URL")
+    parser.add_argument("--profile", choices=["development", "production"], default=None)
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (1)")
+    parser.add_argument("--batch-ids", choices=["auto", "on", "off"], default=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of design.md."""
+    from sandbox.server import add_arguments as sandbox_arguments
+
+    parser = argparse.ArgumentParser(prog="spaces-graphql", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    sandbox_arguments(commands.add_parser("sandbox", help="serve the stand-in Spaces API"))
+    _serve_args(commands.add_parser("serve", help="serve the GraphQL facade"))
+    demo = commands.add_parser("demo", help="a sandbox and the facade together, with GraphiQL")
+    demo.add_argument("--port", type=int, default=8080, help="the facade's port (8080)")
+    demo.add_argument("--sandbox-port", type=int, default=8081, help="the sandbox's port (8081)")
+    demo.add_argument("--latency-ms", type=float, default=0, help="sandbox latency per request")
+    return parser
+
+
+def settings_from_args(ns: argparse.Namespace, **fixed: object) -> Settings:
+    """Flags override the environment; the environment overrides defaults."""
+    names = {f.name for f in dataclasses.fields(Settings)}
+    overrides = {k: v for k, v in vars(ns).items() if k in names}
+    overrides.update(fixed)
+    return Settings.load(overrides)
+
+
+def serve(settings: Settings) -> None:
+    """Run the facade under uvicorn (uvloop and httptools when installed)."""
+    import uvicorn
+
+    if settings.workers > 1:
+        # Worker processes rebuild the same settings from the environment.
+        for f in dataclasses.fields(Settings):
+            if f.name != "extra":
+                os.environ[ENV_PREFIX + f.name.upper()] = str(getattr(settings, f.name))
+        uvicorn.run(
+            "spaces_graphql.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+        )
+        return
+    from spaces_graphql.app import create_app
+
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+    )
+
+
+def _wait_ready(url: str, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1.0)
+            return True
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return False
+
+
+def demo(ns: argparse.Namespace) -> int:
+    """Start a sandbox subprocess and the facade; print where to go and what to paste."""
+    sandbox_cmd = [
+        sys.executable, "-m", "sandbox", "--port", str(ns.sandbox_port),
+        "--latency-ms", str(ns.latency_ms),
+    ]  # fmt: skip
+    child = subprocess.Popen(sandbox_cmd)
+    try:
+        base = f"http://127.0.0.1:{ns.sandbox_port}"
+        if not _wait_ready(base + "/_sandbox/stats"):
+            print("the sandbox did not start", file=sys.stderr)
+            return 1
+        settings = Settings.load(
+            {
+                "port": ns.port,
+                "upstream_url": base + "/api/v1",
+                "profile": "development",
+                "host": "127.0.0.1",
+            }
+        )
+        print(
+            "\n  spaces-graphql demo\n"
+            f"  GraphiQL:   http://127.0.0.1:{ns.port}/graphql\n"
+            f"  Header:     Authorization: Bearer {DEMO_TOKEN}   (or demo-bob)\n"
+            f"  Sandbox:    {base}/api/v1  (curl -u {DEMO_TOKEN}: {base}/api/v1/customers)\n"
+            f"  Try:\n{EXAMPLE_QUERY}\n",
+            flush=True,
+        )
+        serve(settings)
+        return 0
+    finally:
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``spaces-graphql`` console script."""
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    try:
+        if ns.command == "sandbox":
+            from sandbox.server import config_from_args, run
+
+            run(config_from_args(ns), host=ns.host, port=ns.port)
+            return 0
+        if ns.command == "serve":
+            serve(settings_from_args(ns))
+            return 0
+        return demo(ns)
+    except SettingsError as exc:
+        parser.error(str(exc))
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
