@@ -1,0 +1,5 @@
+"""``python -m sandbox``: serve the sandbox."""
+
+from sandbox.server import main
+
+main()

@@ -1,0 +1,87 @@
+"""Command line and uvicorn runner (``python -m sandbox`` and ``spaces-graphql sandbox``)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+import uvicorn
+
+from sandbox.app import create_app
+from sandbox.config import SandboxConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the sandbox's options (including --host and --port) to ``parser``."""
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8081, help="port to bind (default 8081)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the generated data")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="delay every /api/v1 answer by this many milliseconds",
+    )
+    parser.add_argument(
+        "--no-batch-ids",
+        dest="batch_ids",
+        action="store_false",
+        help="turn off ?ids=a,b,c on /customers and /invoices",
+    )
+    parser.add_argument(
+        "--no-etag", dest="etag", action="store_false", help="turn off ETag and If-None-Match"
+    )
+    parser.add_argument(
+        "--no-multi-filters",
+        dest="multi_filters",
+        action="store_false",
+        help="turn off ?customer=a,b,c on /subscriptions and /invoices",
+    )
+    parser.add_argument(
+        "--db",
+        dest="db_path",
+        default=None,
+        metavar="PATH",
+        help="SQLite file to use: seeded when empty, reused otherwise "
+        "(default: a private in-memory copy)",
+    )
+    parser.add_argument(
+        "--hook-retry-seconds",
+        type=float,
+        default=3600.0,
+        help="delay between REST Hooks delivery attempts (default 3600)",
+    )
+    parser.add_argument(
+        "--hook-allow-any-host",
+        action="store_true",
+        help="deliver REST Hooks to non-loopback hosts too",
+    )
+
+
+def config_from_args(ns: argparse.Namespace) -> SandboxConfig:
+    """The :class:`SandboxConfig` described by parsed ``add_arguments`` options."""
+    return SandboxConfig(
+        seed=ns.seed,
+        latency_ms=ns.latency_ms,
+        batch_ids=ns.batch_ids,
+        etag=ns.etag,
+        multi_filters=ns.multi_filters,
+        db_path=ns.db_path,
+        hook_retry_seconds=getattr(ns, "hook_retry_seconds", 3600.0),
+        hook_allow_any_host=getattr(ns, "hook_allow_any_host", False),
+    )
+
+
+def run(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8081) -> None:
+    """Serve the sandbox with uvicorn until interrupted (blocking)."""
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m sandbox [options]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox", description="Serve the Spaces-compatible sandbox REST API."
+    )
+    add_arguments(parser)
+    ns = parser.parse_args(argv)
+    run(config_from_args(ns), host=ns.host, port=ns.port)
