@@ -60,7 +60,7 @@ class Customer(Node):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Annotated[Subscription, strawberry.lazy("graph.subscription")]]:
+    ) -> Connection[Annotated[Subscription, strawberry.lazy("graph.subscription")]] | None:
         from graph.subscription import Subscription
 
         def key(s: SubscriptionRecord) -> str:
@@ -86,7 +86,7 @@ class Customer(Node):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Annotated[Invoice, strawberry.lazy("graph.invoice")]]:
+    ) -> Connection[Annotated[Invoice, strawberry.lazy("graph.invoice")]] | None:
         from graph.invoice import Invoice
 
         def key(i: InvoiceRecord) -> str:

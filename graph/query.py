@@ -62,7 +62,7 @@ class Query:
         return [later(resolve_node(info, value, "ids")) for value in ids]
 
     @strawberry.field(description="The Spaces user whose access token made this request.")
-    async def viewer(self, info: Info) -> Account:
+    async def viewer(self, info: Info) -> Account | None:
         return Account.from_record(r.parse_account(await info.context.upstream.get("account")))
 
     @strawberry.field(description="A Space by global ID or by the upstream's integer ID.")
@@ -77,7 +77,7 @@ class Query:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Space]:
+    ) -> Connection[Space] | None:
         return await load_connection(
             info, kind="space", path="spaces", wrap=Space.from_record, key=_space_key,
             first=first, after=after, last=last, before=before,
@@ -95,7 +95,7 @@ class Query:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Customer]:
+    ) -> Connection[Customer] | None:
         return await load_connection(
             info, kind="customer", path="customers", wrap=Customer.from_record, key=_id,
             first=first, after=after, last=last, before=before,
@@ -109,7 +109,7 @@ class Query:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Subscription]:
+    ) -> Connection[Subscription] | None:
         return await load_connection(
             info, kind="subscription", path="subscriptions", wrap=Subscription.from_record,
             key=_token, first=first, after=after, last=last, before=before,
@@ -127,7 +127,7 @@ class Query:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Invoice]:
+    ) -> Connection[Invoice] | None:
         return await load_connection(
             info, kind="invoice", path="invoices", wrap=Invoice.from_record, key=_id,
             first=first, after=after, last=last, before=before,
@@ -142,7 +142,7 @@ class Query:
         last: int | None = None,
         before: str | None = None,
         types: list[EventType] | None = None,
-    ) -> Connection[Event]:
+    ) -> Connection[Event] | None:
         filters: dict[str, str | int] = {}
         if types:
             filters["type"] = ",".join(sorted({t.value for t in types}))
@@ -159,7 +159,7 @@ class Query:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Webhook]:
+    ) -> Connection[Webhook] | None:
         return await load_connection(
             info, kind="webhook", path="webhooks", wrap=Webhook.from_record, key=_listed_id,
             first=first, after=after, last=last, before=before,
@@ -173,7 +173,7 @@ class Query:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[CapturedEmail]:
+    ) -> Connection[CapturedEmail] | None:
         return await load_connection(
             info, kind="captured_email", path="captured_emails", wrap=CapturedEmail.from_record,
             key=_id, first=first, after=after, last=last, before=before,
@@ -187,7 +187,7 @@ class Query:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[ResourceSubscription]:
+    ) -> Connection[ResourceSubscription] | None:
         return await load_connection(
             info, kind="resource_subscription", path="resource_subscriptions",
             wrap=ResourceSubscription.from_record, key=_listed_id,

@@ -6,6 +6,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from graph.captured_email import CapturedEmail
 from graph.customer import Customer
@@ -26,9 +27,20 @@ def _unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, SpacesGraphQLError)
 
 
-def build_schema() -> strawberry.Schema:
+class Schema(strawberry.Schema):
+    """Logs only what is a bug: expected errors are the client's answer, not noise."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [e for e in errors if _unexpected(e)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+def build_schema() -> Schema:
     """Build the facade's schema (the same for every profile)."""
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         types=[Space, Customer, Subscription, Invoice, CapturedEmail, Event, Webhook,
                ResourceSubscription],

@@ -42,7 +42,7 @@ class Space(Node):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Annotated[Customer, strawberry.lazy("graph.customer")]]:
+    ) -> Connection[Annotated[Customer, strawberry.lazy("graph.customer")]] | None:
         from graph.customer import Customer
 
         def key(c: CustomerRecord) -> str:
@@ -69,7 +69,7 @@ class Space(Node):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Annotated[CapturedEmail, strawberry.lazy("graph.captured_email")]]:
+    ) -> Connection[Annotated[CapturedEmail, strawberry.lazy("graph.captured_email")]] | None:
         from graph.captured_email import CapturedEmail
 
         def key(c: CapturedEmailRecord) -> str:

@@ -63,7 +63,7 @@ class Subscription(Node):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Annotated[Invoice, strawberry.lazy("graph.invoice")]]:
+    ) -> Connection[Annotated[Invoice, strawberry.lazy("graph.invoice")]] | None:
         from graph.invoice import Invoice
 
         def key(i: InvoiceRecord) -> str:
