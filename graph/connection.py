@@ -74,7 +74,7 @@ async def load_connection(
     request = page_request(scope, first, after, last, before)
     query = PageQuery.of(kind, path, {**(filters or {}), **request.params()})
     try:
-        page = await info.context.loaders.page.load(query)
+        page = await info.context.loaders.page.fetch(query)
     except UpstreamRejected as exc:
         # The cursor was well formed but the upstream no longer knows the object.
         raise BadUserInput(f"the cursor was refused: {exc.message}") from exc

@@ -9,9 +9,14 @@ loader), and hand back a coroutine only when a loader must fetch it.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Any
+from typing import TypeVar, cast
+
+T = TypeVar("T")
 
 
-def later(awaitable: Awaitable[Any]) -> Any:
-    """Return an awaitable from a resolver whose schema type is the awaited value's."""
-    return awaitable
+def later(awaitable: Awaitable[T]) -> T:
+    """Return an awaitable from a resolver whose schema type is the awaited value's.
+
+    The cast is the point: graphql-core awaits the value, so callers see a ``T``.
+    """
+    return cast(T, awaitable)

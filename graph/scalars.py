@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import NewType
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 
 def _serialize(value: int | datetime) -> str:
@@ -36,4 +37,4 @@ DATETIME_SCALAR = strawberry.scalar(
 )
 
 #: For ``StrawberryConfig(scalar_map=...)``.
-SCALAR_MAP = {DateTime: DATETIME_SCALAR}
+SCALAR_MAP: dict[object, ScalarDefinition] = {DateTime: DATETIME_SCALAR}

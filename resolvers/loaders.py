@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 
@@ -64,7 +64,7 @@ async def _each(keys: Sequence[K], fetch: Callable[[K], Any]) -> list[Outcome]:
     return list(await asyncio.gather(*(one(k) for k in keys)))
 
 
-class _Loader(DataLoader, Generic[K, V]):  # type: ignore[misc]
+class _Loader(DataLoader[K, V | None]):
     """Typed base: aiodataloader itself is untyped."""
 
     def __init__(self, owner: Loaders) -> None:
@@ -166,6 +166,13 @@ class ListedByIdLoader(_Loader[str, V]):
 class PageByQueryLoader(_Loader[PageQuery, r.Page[Any]]):
     """List pages, deduplicated; many parents' children load concurrently in one wave."""
 
+    async def fetch(self, query: PageQuery) -> r.Page[Any]:
+        """The page for ``query`` (a missing list raises ``NotFound``, never ``None``)."""
+        page = await self.load(query)
+        if page is None:
+            raise NotFound("no such list")
+        return page
+
     async def batch_load_fn(self, keys: list[PageQuery]) -> list[Outcome]:
         up = self.owner.upstream
 
@@ -239,7 +246,7 @@ class Loaders:
         """
         client = self.upstream.client
         wanted = set(keys)
-        params = {"ids": ",".join(keys), "limit": len(keys)}
+        params: dict[str, str | int] = {"ids": ",".join(keys), "limit": len(keys)}
         try:
             payload = await self.upstream.get(path, params)
             page = r.parse_page(payload, parse)

@@ -78,12 +78,10 @@ class GraphQLView(GraphQL[Context, None]):
         self, request: Request | WebSocket, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         data = await super().process_result(request, result)  # type: ignore[arg-type]
-        if any(
-            (e.get("extensions") or {}).get("code") == "UNAUTHENTICATED"
-            for e in data.get("errors") or []
-        ):
+        errors: list[Any] = list(data.get("errors") or [])
+        if any(_unauth(e) for e in errors):
             # An upstream 401 voids the whole answer: nothing partial for a refused token.
-            data = {"data": None, "errors": [e for e in data["errors"] if _unauth(e)]}
+            return {"data": None, "errors": [e for e in errors if _unauth(e)]}
         return data
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
