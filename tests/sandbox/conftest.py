@@ -92,8 +92,8 @@ class Receiver:
         status = self.statuses.pop(0) if self.statuses else 200
         return JSONResponse({"ok": status < 300}, status)
 
-    async def wait_for(self, count: int, timeout: float = 1.0) -> None:
-        async with asyncio.timeout(timeout):
+    async def wait_for(self, count: int, within: float = 1.0) -> None:
+        async with asyncio.timeout(within):
             while len(self.received) < count:
                 self.arrived.clear()
                 await self.arrived.wait()

@@ -34,17 +34,25 @@ async def test_bob_is_small_and_separate(alice: httpx.AsyncClient, bob: httpx.As
     assert 5 <= len(bob_customers) <= 12 and not bob_customers & alice_customers
     for path in ("invoices", "events", "webhooks", "captured_emails"):
         bob_ids = set(await walk_forward(bob, f"/api/v1/{path}"))
-        alice_page = {o["id"] for o in (await alice.get(f"/api/v1/{path}?limit=100")).json()["data"]}
+        alice_page = {
+            o["id"] for o in (await alice.get(f"/api/v1/{path}?limit=100")).json()["data"]
+        }
         assert bob_ids and not bob_ids & alice_page, path
 
 
-async def test_bob_gets_404_for_alice_objects(alice: httpx.AsyncClient, bob: httpx.AsyncClient) -> None:
+async def test_bob_gets_404_for_alice_objects(
+    alice: httpx.AsyncClient, bob: httpx.AsyncClient
+) -> None:
     invoice = (await alice.get("/api/v1/invoices?limit=1")).json()["data"][0]
     sub = (await alice.get("/api/v1/subscriptions?limit=1")).json()["data"][0]
     customer = invoice["customer"]["id"]
-    for path in (f"/api/v1/customers/{customer}", f"/api/v1/invoices/{invoice['id']}",
-                 "/api/v1/spaces/1", f"/api/v1/customers/{customer}/subscriptions",
-                 f"/api/v1/customers/{sub['customer']['id']}/subscriptions/{sub['token']}"):  # fmt: skip
+    for path in (
+        f"/api/v1/customers/{customer}",
+        f"/api/v1/invoices/{invoice['id']}",
+        "/api/v1/spaces/1",
+        f"/api/v1/customers/{customer}/subscriptions",
+        f"/api/v1/customers/{sub['customer']['id']}/subscriptions/{sub['token']}",
+    ):
         assert (await bob.get(path)).status_code == 404, path
     assert (await bob.post(f"/api/v1/invoices/{invoice['id']}/pay")).status_code == 404
     cancel = f"/api/v1/customers/{sub['customer']['id']}/subscriptions/{sub['token']}"
@@ -53,4 +61,6 @@ async def test_bob_gets_404_for_alice_objects(alice: httpx.AsyncClient, bob: htt
     assert batch.json()["data"] == []
     assert (await bob.get("/api/v1/invoices", params={"customer": customer})).json()["data"] == []
     # and a cursor from alice's list is not in bob's
-    assert (await bob.get("/api/v1/customers", params={"starting_after": customer})).status_code == 400
+    assert (
+        await bob.get("/api/v1/customers", params={"starting_after": customer})
+    ).status_code == 400

@@ -32,8 +32,9 @@ async def test_etag_changes_after_a_write(alice: httpx.AsyncClient) -> None:
     invoice_id = unpaid["data"]["object"]["id"]
     before = await alice.get(f"/api/v1/invoices/{invoice_id}")
     assert (await alice.post(f"/api/v1/invoices/{invoice_id}/pay")).status_code == 200
-    after = await alice.get(f"/api/v1/invoices/{invoice_id}",
-                            headers={"If-None-Match": before.headers["etag"]})  # fmt: skip
+    after = await alice.get(
+        f"/api/v1/invoices/{invoice_id}", headers={"If-None-Match": before.headers["etag"]}
+    )
     assert after.status_code == 200 and after.json()["paid"] is True
 
 

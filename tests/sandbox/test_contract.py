@@ -47,8 +47,17 @@ def assert_items(items: dict[str, Any], kind: str, extra: set[str]) -> int:
 
 
 def assert_subscription(sub: dict[str, Any]) -> None:
-    keys = {"object", "token", "serial_number", "created", "status", "items", "total", "currency",
-            "customer"}  # fmt: skip
+    keys = {
+        "object",
+        "token",
+        "serial_number",
+        "created",
+        "status",
+        "items",
+        "total",
+        "currency",
+        "customer",
+    }
     assert set(sub) == keys
     assert sub["token"].startswith("sub_") and len(sub["token"]) == 14
     assert sub["status"] in ("active", "cancelled")
@@ -58,9 +67,22 @@ def assert_subscription(sub: dict[str, Any]) -> None:
 
 
 def assert_invoice(invoice: dict[str, Any]) -> None:
-    keys = {"object", "id", "created", "order_number", "billing_address", "shipping_address",
-            "paid", "shipped", "shipping_details", "total", "currency", "items", "customer",
-            "subscription"}  # fmt: skip
+    keys = {
+        "object",
+        "id",
+        "created",
+        "order_number",
+        "billing_address",
+        "shipping_address",
+        "paid",
+        "shipped",
+        "shipping_details",
+        "total",
+        "currency",
+        "items",
+        "customer",
+        "subscription",
+    }
     assert set(invoice) == keys
     assert invoice["id"].startswith("in_") and len(invoice["id"]) == 17
     for key in ("billing_address", "shipping_address"):
@@ -78,8 +100,14 @@ async def test_account(alice: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     account = response.json()
-    assert set(account) == {"object", "created", "name", "email", "avatar_image_url",
-                            "referral_code"}  # fmt: skip
+    assert set(account) == {
+        "object",
+        "created",
+        "name",
+        "email",
+        "avatar_image_url",
+        "referral_code",
+    }
     assert account["object"] == "account" and account["name"] == "Alice Andersson"
 
 
@@ -116,7 +144,9 @@ async def test_subscriptions(alice: httpx.AsyncClient) -> None:
     assert all(s["customer"]["id"] == customer_id for s in listed["data"])
     one = await alice.get(f"/api/v1/customers/{customer_id}/subscriptions/{sub['token']}")
     assert one.json() == sub
-    assert (await alice.get(f"/api/v1/customers/{customer_id}/subscriptions/sub_x")).status_code == 404
+    assert (
+        await alice.get(f"/api/v1/customers/{customer_id}/subscriptions/sub_x")
+    ).status_code == 404
     assert (await alice.get("/api/v1/customers/cus_x/subscriptions")).status_code == 404
     assert {s["status"] for s in subs} == {"active", "cancelled"}
 
@@ -178,12 +208,24 @@ async def test_openapi_document(alice: httpx.AsyncClient) -> None:
     doc = response.json()
     assert doc["openapi"] == "3.1.0"
     assert set(doc["paths"]) == {
-        "/openapi.json", "/account", "/spaces", "/spaces/{id}", "/customers", "/customers/{id}",
-        "/customers/{id}/subscriptions", "/customers/{id}/subscriptions/{token}",
-        "/subscriptions", "/invoices", "/invoices/{id}", "/invoices/{id}/pay",
-        "/captured_emails", "/events", "/webhooks", "/resource_subscriptions",
+        "/openapi.json",
+        "/account",
+        "/spaces",
+        "/spaces/{id}",
+        "/customers",
+        "/customers/{id}",
+        "/customers/{id}/subscriptions",
+        "/customers/{id}/subscriptions/{token}",
+        "/subscriptions",
+        "/invoices",
+        "/invoices/{id}",
+        "/invoices/{id}/pay",
+        "/captured_emails",
+        "/events",
+        "/webhooks",
+        "/resource_subscriptions",
         "/resource_subscriptions/{id}",
-    }  # fmt: skip
+    }
     assert set(doc["paths"]["/customers/{id}/subscriptions/{token}"]) == {"get", "delete"}
     assert set(doc["paths"]["/resource_subscriptions"]) == {"get", "post"}
     # every $ref resolves

@@ -19,8 +19,12 @@ async def test_same_seed_same_answers(make_client: Callable[..., httpx.AsyncClie
     pages = []
     for seed in (42, 42, 7):
         async with make_client(create_app(SandboxConfig(seed=seed))) as client:
-            pages.append([(await client.get(f"/api/v1/{p}?limit=100")).content
-                          for p in ("customers", "invoices", "events")])  # fmt: skip
+            pages.append(
+                [
+                    (await client.get(f"/api/v1/{p}?limit=100")).content
+                    for p in ("customers", "invoices", "events")
+                ]
+            )
     assert pages[0] == pages[1]
     assert all(a != b for a, b in zip(pages[0], pages[2], strict=True))
 
@@ -45,15 +49,19 @@ def test_every_object_has_its_creation_event() -> None:
     counts = seeded_counts(build_rows(42))["demo-alice"]
     conn = sqlite3.connect(":memory:")
     seed_into(conn, 42)
-    by_type = dict(conn.execute(
-        "SELECT type, COUNT(*) FROM objects WHERE account='demo-alice' AND kind='event' GROUP BY type"
-    ).fetchall())  # fmt: skip
-    paid = conn.execute("SELECT COUNT(*) FROM objects WHERE account='demo-alice' AND kind='invoice'"
-                        " AND json_extract(body, '$.paid')").fetchone()[0]  # fmt: skip
+    by_type = dict(
+        conn.execute(
+            "SELECT type, COUNT(*) FROM objects WHERE account='demo-alice' AND kind='event' GROUP BY type"
+        ).fetchall()
+    )
+    paid = conn.execute(
+        "SELECT COUNT(*) FROM objects WHERE account='demo-alice' AND kind='invoice'"
+        " AND json_extract(body, '$.paid')"
+    ).fetchone()[0]
     cancelled = conn.execute(
         "SELECT COUNT(*) FROM objects WHERE account='demo-alice' AND kind='subscription'"
         " AND json_extract(body, '$.status')='cancelled'"
-    ).fetchone()[0]  # fmt: skip
+    ).fetchone()[0]
     assert by_type == {
         "customer.created": counts["customer"],
         "subscription.created": counts["subscription"],
@@ -74,19 +82,37 @@ def test_seeding_is_fast(tmp_path: Path) -> None:
 def test_db_file_is_seeded_once_then_reused(tmp_path: Path) -> None:
     path = str(tmp_path / "sandbox.sqlite3")
     store = open_store(3, path)
-    store.insert([("demo-bob", "resource_subscription", "rs_keep", 1, None, None, None,
-                   "invoice.paid", None, '{"id": "rs_keep"}')])  # fmt: skip
+    store.insert(
+        [
+            (
+                "demo-bob",
+                "resource_subscription",
+                "rs_keep",
+                1,
+                None,
+                None,
+                None,
+                "invoice.paid",
+                None,
+                '{"id": "rs_keep"}',
+            )
+        ]
+    )
     store.close()
     again = open_store(99, path)  # a different seed does not reseed a used file
     assert again.raw("demo-bob", "resource_subscription", "rs_keep") == {"id": "rs_keep"}
-    assert again.count("demo-alice", "customer") == seeded_counts(build_rows(3))["demo-alice"]["customer"]
+    assert (
+        again.count("demo-alice", "customer")
+        == seeded_counts(build_rows(3))["demo-alice"]["customer"]
+    )
     again.close()
 
 
 async def test_item_id_string_and_int_in_one_list(alice: httpx.AsyncClient) -> None:
     invoices = (await alice.get("/api/v1/invoices?limit=100")).json()["data"]
-    mixed = [i for i in invoices
-             if {type(item["item_id"]) for item in i["items"]["data"]} == {str, int}]  # fmt: skip
+    mixed = [
+        i for i in invoices if {type(item["item_id"]) for item in i["items"]["data"]} == {str, int}
+    ]
     assert mixed
     assert any(item["item_id"] == "100100" for i in invoices for item in i["items"]["data"])
 
@@ -108,7 +134,8 @@ async def test_customer_token_spelling_in_event_snapshots(alice: httpx.AsyncClie
 
 async def test_currency_codes_and_amounts(alice: httpx.AsyncClient) -> None:
     subs = (await alice.get("/api/v1/subscriptions?limit=100")).json()["data"]
-    assert {s["currency"] for s in subs} <= {"USD", "EUR", "SEK"} and len({s["currency"] for s in subs}) > 1
+    currencies = {s["currency"] for s in subs}
+    assert currencies <= {"USD", "EUR", "SEK"} and len(currencies) > 1
     assert all(isinstance(s["total"], int) for s in subs)
 
 

@@ -25,8 +25,9 @@ async def test_customer_filter(alice: httpx.AsyncClient) -> None:
     for path in ("subscriptions", "invoices"):
         one = (await alice.get(f"/api/v1/{path}", params={"customer": customers[0]})).json()
         assert all(o["customer"]["id"] == customers[0] for o in one["data"])
-        many = await alice.get(f"/api/v1/{path}", params={"customer": ",".join(customers),
-                                                           "limit": 100})  # fmt: skip
+        many = await alice.get(
+            f"/api/v1/{path}", params={"customer": ",".join(customers), "limit": 100}
+        )
         assert many.status_code == 200
         assert {o["customer"]["id"] for o in many.json()["data"]} <= set(customers)
     assert (await alice.get("/api/v1/invoices?customer=cus_unknown")).json()["data"] == []
@@ -35,8 +36,11 @@ async def test_customer_filter(alice: httpx.AsyncClient) -> None:
 async def test_subscription_filter_on_invoices(alice: httpx.AsyncClient) -> None:
     sub = next(s for s in (await alice.get("/api/v1/subscriptions?limit=100")).json()["data"])
     customer = sub["customer"]["id"]
-    body = (await alice.get("/api/v1/invoices", params={"customer": customer,
-                                                        "subscription": sub["token"]})).json()  # fmt: skip
+    body = (
+        await alice.get(
+            "/api/v1/invoices", params={"customer": customer, "subscription": sub["token"]}
+        )
+    ).json()
     assert body["data"] and all(i["subscription"] == sub["token"] for i in body["data"])
     missing = await alice.get("/api/v1/invoices", params={"subscription": sub["token"]})
     assert missing.status_code == 400 and "customer" in missing.json()["message"]
@@ -57,7 +61,9 @@ async def test_event_type_filter(alice: httpx.AsyncClient) -> None:
 async def test_batch_ids(alice: httpx.AsyncClient, path: str) -> None:
     page = (await alice.get(f"/api/v1/{path}", params={"limit": 5})).json()["data"]
     ids = [o["id"] for o in page]
-    body = (await alice.get(f"/api/v1/{path}", params={"ids": ",".join([*ids, "x_unknown"])})).json()
+    body = (
+        await alice.get(f"/api/v1/{path}", params={"ids": ",".join([*ids, "x_unknown"])})
+    ).json()
     assert body["has_more"] is False and body["data"] == page
     too_many = ",".join(f"id{i}" for i in range(101))
     assert (await alice.get(f"/api/v1/{path}", params={"ids": too_many})).status_code == 400

@@ -19,7 +19,9 @@ async def walk_forward(client: httpx.AsyncClient, path: str, limit: int = 100) -
         params["starting_after"] = ids[-1]
 
 
-async def walk_backward(client: httpx.AsyncClient, path: str, last: str, limit: int = 100) -> list[str]:
+async def walk_backward(
+    client: httpx.AsyncClient, path: str, last: str, limit: int = 100
+) -> list[str]:
     """Pages before ``last`` (exclusive), each newest first, from the end to the start."""
     ids: list[str] = []
     cursor = last
@@ -42,7 +44,7 @@ async def test_walk_forward_equals_walk_backward(alice: httpx.AsyncClient) -> No
     assert len(forward) == len(set(forward)) >= 220
     oldest = forward[-1]
     backward = await walk_backward(alice, "/api/v1/customers", oldest)
-    assert backward + [oldest] == forward
+    assert [*backward, oldest] == forward
 
 
 async def test_first_and_last_page(alice: httpx.AsyncClient) -> None:
@@ -59,14 +61,17 @@ async def test_starting_before(alice: httpx.AsyncClient) -> None:
     all_ids = await walk_forward(alice, "/api/v1/customers")
     newest = (await alice.get("/api/v1/customers", params={"starting_before": all_ids[0]})).json()
     assert newest["data"] == [] and newest["has_more"] is False
-    body = (await alice.get("/api/v1/customers",
-                            params={"starting_before": all_ids[10], "limit": 3})).json()  # fmt: skip
+    body = (
+        await alice.get("/api/v1/customers", params={"starting_before": all_ids[10], "limit": 3})
+    ).json()
     assert [o["id"] for o in body["data"]] == all_ids[7:10] and body["has_more"] is True
-    body = (await alice.get("/api/v1/customers",
-                            params={"starting_before": all_ids[3], "limit": 3})).json()  # fmt: skip
+    body = (
+        await alice.get("/api/v1/customers", params={"starting_before": all_ids[3], "limit": 3})
+    ).json()
     assert [o["id"] for o in body["data"]] == all_ids[:3] and body["has_more"] is False
-    body = (await alice.get("/api/v1/customers",
-                            params={"starting_before": all_ids[3], "limit": 10})).json()  # fmt: skip
+    body = (
+        await alice.get("/api/v1/customers", params={"starting_before": all_ids[3], "limit": 10})
+    ).json()
     assert [o["id"] for o in body["data"]] == all_ids[:3] and body["has_more"] is False
 
 
@@ -88,8 +93,9 @@ async def test_unknown_cursor_and_both_cursors(alice: httpx.AsyncClient) -> None
         response = await alice.get("/api/v1/customers", params={arg: "cus_doesnotexist"})
         assert response.status_code == 400 and "cus_doesnotexist" in response.json()["message"]
     ids = await walk_forward(alice, "/api/v1/customers", 3)
-    response = await alice.get("/api/v1/customers",
-                               params={"starting_after": ids[0], "starting_before": ids[2]})  # fmt: skip
+    response = await alice.get(
+        "/api/v1/customers", params={"starting_after": ids[0], "starting_before": ids[2]}
+    )
     assert response.status_code == 400
 
 
@@ -103,14 +109,21 @@ async def test_cursor_must_belong_to_the_filtered_list(alice: httpx.AsyncClient)
 
 async def test_subscription_cursor_is_the_token(alice: httpx.AsyncClient) -> None:
     subs = (await alice.get("/api/v1/subscriptions?limit=6")).json()["data"]
-    after = (await alice.get("/api/v1/subscriptions",
-                             params={"limit": 3, "starting_after": subs[2]["token"]})).json()  # fmt: skip
+    after = (
+        await alice.get(
+            "/api/v1/subscriptions", params={"limit": 3, "starting_after": subs[2]["token"]}
+        )
+    ).json()
     assert [s["token"] for s in after["data"]] == [s["token"] for s in subs[3:6]]
     customer = subs[0]["customer"]["id"]
     own = (await alice.get(f"/api/v1/customers/{customer}/subscriptions")).json()["data"]
     if len(own) > 1:
-        rest = (await alice.get(f"/api/v1/customers/{customer}/subscriptions",
-                                params={"starting_after": own[0]["token"]})).json()  # fmt: skip
+        rest = (
+            await alice.get(
+                f"/api/v1/customers/{customer}/subscriptions",
+                params={"starting_after": own[0]["token"]},
+            )
+        ).json()
         assert rest["data"] == own[1:]
 
 
@@ -119,6 +132,7 @@ async def test_every_list_pages(alice: httpx.AsyncClient) -> None:
         first = (await alice.get(f"/api/v1/{path}", params={"limit": 2})).json()
         key = "token" if path == "subscriptions" else "id"
         cursor = first["data"][0][key]
-        second = (await alice.get(f"/api/v1/{path}",
-                                  params={"limit": 1, "starting_after": cursor})).json()  # fmt: skip
+        second = (
+            await alice.get(f"/api/v1/{path}", params={"limit": 1, "starting_after": cursor})
+        ).json()
         assert second["data"][0][key] == first["data"][1][key], path

@@ -51,8 +51,11 @@ async def test_cancel_subscription(alice: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize("as_json", [True, False])
 async def test_resource_subscription_lifecycle(alice: httpx.AsyncClient, as_json: bool) -> None:
     fields = {"event": "invoice.paid", "target_url": "https://example.com/hook"}
-    created = await (alice.post("/api/v1/resource_subscriptions", json=fields) if as_json
-                     else alice.post("/api/v1/resource_subscriptions", data=fields))  # fmt: skip
+    created = await (
+        alice.post("/api/v1/resource_subscriptions", json=fields)
+        if as_json
+        else alice.post("/api/v1/resource_subscriptions", data=fields)
+    )
     assert created.status_code == 200
     obj = created.json()
     assert set(obj) == {"object", "id", "event", "target_url", "api_version", "created"}
@@ -82,16 +85,22 @@ async def test_resource_subscription_lifecycle(alice: httpx.AsyncClient, as_json
 async def test_resource_subscription_validation(
     alice: httpx.AsyncClient, as_json: bool, fields: dict[str, str], named: str
 ) -> None:
-    response = await (alice.post("/api/v1/resource_subscriptions", json=fields) if as_json
-                      else alice.post("/api/v1/resource_subscriptions", data=fields))  # fmt: skip
+    response = await (
+        alice.post("/api/v1/resource_subscriptions", json=fields)
+        if as_json
+        else alice.post("/api/v1/resource_subscriptions", data=fields)
+    )
     assert response.status_code == 400
     assert named in response.json()["message"]
 
 
 async def test_resource_subscription_bad_json(alice: httpx.AsyncClient) -> None:
     for content in (b"{", b"[1]"):
-        response = await alice.post("/api/v1/resource_subscriptions", content=content,
-                                    headers={"Content-Type": "application/json"})  # fmt: skip
+        response = await alice.post(
+            "/api/v1/resource_subscriptions",
+            content=content,
+            headers={"Content-Type": "application/json"},
+        )
         assert response.status_code == 400
 
 
@@ -109,8 +118,12 @@ async def test_activity(alice: httpx.AsyncClient, bob: httpx.AsyncClient, type_:
     if kind == "customer":
         key = "token" if "token" in snapshot else "id"
     newest = (await alice.get(f"/api/v1/{kind}s?limit=1")).json()["data"][0]
-    if type_ in ("customer.created", "captured_email.created", "subscription.created",
-                 "invoice.created"):  # fmt: skip
+    if type_ in (
+        "customer.created",
+        "captured_email.created",
+        "subscription.created",
+        "invoice.created",
+    ):
         assert newest[key if kind != "customer" else "id"] == snapshot[key]
     if type_ == "invoice.paid":
         assert snapshot["paid"] is True
@@ -125,8 +138,9 @@ async def test_activity_bad_requests(alice: httpx.AsyncClient) -> None:
     assert (await alice.post("/_sandbox/activity", json={"type": "x.y"})).status_code == 400
     assert (await alice.post("/_sandbox/activity", json=[])).status_code == 400
     assert (await alice.post("/_sandbox/activity", content=b"{")).status_code == 400
-    assert (await alice.post("/_sandbox/activity", json={"type": "customer.created"},
-                             auth=None)).status_code == 401  # fmt: skip
+    assert (
+        await alice.post("/_sandbox/activity", json={"type": "customer.created"}, auth=None)
+    ).status_code == 401
 
 
 async def test_activity_on_bob_creates_in_bobs_space(bob: httpx.AsyncClient) -> None:
@@ -141,7 +155,9 @@ async def test_activity_on_bob_creates_in_bobs_space(bob: httpx.AsyncClient) -> 
 
 
 async def test_quirk_continues_at_run_time(alice: httpx.AsyncClient) -> None:
-    events = [(await alice.post("/_sandbox/activity", json={"type": "customer.created"})).json()
-              for _ in range(3)]  # fmt: skip
+    events = [
+        (await alice.post("/_sandbox/activity", json={"type": "customer.created"})).json()
+        for _ in range(3)
+    ]
     spellings = ["token" in e["data"]["object"] for e in events]
     assert spellings.count(True) == 1
