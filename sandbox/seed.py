@@ -191,7 +191,8 @@ def _subscription(rng: random.Random, acc: _Acc, customer: Json, currency: str, 
             billed.append(invoice_item(line_item(rng, currency), currency, None, None))
         last = start + rng.randint(0, HOUR)
         _invoice(rng, acc, customer, sub, last, billed[:4], home)
-    if rng.random() < 0.2:
+    # The first subscription of every account is cancelled so that each shows both states.
+    if rng.random() < 0.2 or len(acc.subscriptions) == 1:
         sub["status"] = "cancelled"
         sub["_cancelled"] = last + rng.randint(DAY, 20 * DAY)
 
@@ -307,13 +308,15 @@ def _event_rows(rng: random.Random, acc: _Acc) -> list[RowValues]:
 def _webhook_rows(rng: random.Random, acc: _Acc, events: list[RowValues]) -> list[RowValues]:
     """Historical deliveries of some events to made-up (never contacted) URLs."""
     hooks: list[RowValues] = []
-    for index in sorted(rng.sample(range(len(events)), acc.plan.webhooks)):
+    picked = sorted(rng.sample(range(len(events)), acc.plan.webhooks))
+    for index in picked:
         _, _, event_id, event_created, _, _, _, type_, _, _ = events[index]
         hook_id = new_id(rng, "webhook")
         created = event_created + rng.randint(1, 5)
         hook = {"object": "webhook", "id": hook_id, "created": created,
                 "url": rng.choice(data.HOOK_URLS), "event": None,
-                "pending": rng.random() < 0.15}  # fmt: skip
+                # every account shows at least one undelivered webhook (the newest of its sample)
+                "pending": rng.random() < 0.15 or index == max(picked)}  # fmt: skip
         hooks.append(row(acc.plan.token, "webhook", hook_id, created, hook, ref=event_id,
                          type=type_))  # fmt: skip
     return sorted(hooks, key=lambda h: h[3])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 import uvicorn
@@ -74,7 +75,14 @@ def config_from_args(ns: argparse.Namespace) -> SandboxConfig:
 
 def run(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8081) -> None:
     """Serve the sandbox with uvicorn until interrupted (blocking)."""
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    app = create_app(config)
+    print(
+        f"Spaces sandbox on http://{host}:{port}/api/v1 (seed {config.seed}); "
+        "access tokens: demo-alice, demo-bob (HTTP Basic username, empty password)",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

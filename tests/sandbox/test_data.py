@@ -154,3 +154,15 @@ async def test_numbers_sequential_per_space(alice: httpx.AsyncClient) -> None:
         per_space.setdefault(sub["customer"]["space"]["id"], []).append(sub["serial_number"])
     for numbers in per_space.values():
         assert numbers == list(range(1, len(numbers) + 1))
+
+
+async def test_both_accounts_show_every_state(
+    alice: httpx.AsyncClient, bob: httpx.AsyncClient
+) -> None:
+    for client in (alice, bob):
+        subs = (await client.get("/api/v1/subscriptions?limit=100")).json()["data"]
+        invoices = (await client.get("/api/v1/invoices?limit=100")).json()["data"]
+        hooks = (await client.get("/api/v1/webhooks?limit=100")).json()["data"]
+        assert {s["status"] for s in subs} == {"active", "cancelled"}
+        assert {i["paid"] for i in invoices} == {True, False}
+        assert {h["pending"] for h in hooks} == {True, False}

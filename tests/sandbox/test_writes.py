@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from sandbox.model import EVENT_TYPES
 
@@ -134,13 +136,18 @@ async def test_activity(alice: httpx.AsyncClient, bob: httpx.AsyncClient, type_:
     assert event not in (await bob.get(f"/api/v1/events?type={type_}&limit=1")).json()["data"]
 
 
-async def test_activity_bad_requests(alice: httpx.AsyncClient) -> None:
+async def test_activity_bad_requests(
+    app: Starlette, alice: httpx.AsyncClient, make_client: Callable[..., httpx.AsyncClient]
+) -> None:
     assert (await alice.post("/_sandbox/activity", json={"type": "x.y"})).status_code == 400
     assert (await alice.post("/_sandbox/activity", json=[])).status_code == 400
     assert (await alice.post("/_sandbox/activity", content=b"{")).status_code == 400
-    assert (
-        await alice.post("/_sandbox/activity", json={"type": "customer.created"}, auth=None)
-    ).status_code == 401
+    async with make_client(app, None) as anonymous:
+        for headers in ({}, {"Authorization": "Bearer demo-alice"}):
+            response = await anonymous.post(
+                "/_sandbox/activity", json={"type": "customer.created"}, headers=headers
+            )
+            assert response.status_code == 401
 
 
 async def test_activity_on_bob_creates_in_bobs_space(bob: httpx.AsyncClient) -> None:
