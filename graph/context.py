@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from resolvers.client import UpstreamSession
+from resolvers.live.service import LiveEvents
 from resolvers.loaders import Loaders
 from spaces_graphql.settings import Settings
 
@@ -44,6 +45,20 @@ class Context:
     loaders: Loaders
     #: Values memoised for this operation only (e.g. the account).
     memo: dict[str, Any]
+    #: The process's live-events service (subscriptions); None where not running.
+    live: LiveEvents | None = None
+    #: The ``connection_init`` payload of a WebSocket connection.
+    connection_params: dict[str, Any] | None = None
+
+    def rebind(self, caller: Caller, upstream: UpstreamSession) -> None:
+        """Switch to another caller (a WebSocket authenticated by ``connection_init``)."""
+        self.caller = caller
+        self.upstream = upstream
+        self.loaders = Loaders(upstream)
+
+    def fresh_loaders(self) -> None:
+        """New loaders: a subscription resolves each event as a new query would."""
+        self.loaders = Loaders(self.upstream)
 
 
 Info = strawberry.Info[Context, None]

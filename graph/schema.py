@@ -17,6 +17,7 @@ from graph.resource_subscription import ResourceSubscription
 from graph.scalars import SCALAR_MAP
 from graph.space import Space
 from graph.subscription import Subscription
+from graph.subscription_root import SubscriptionRoot
 from graph.webhook import Webhook
 from resolvers.errors import SpacesGraphQLError
 
@@ -42,6 +43,7 @@ def build_schema() -> Schema:
     """Build the facade's schema (the same for every profile)."""
     return Schema(
         query=Query,
+        subscription=SubscriptionRoot,
         types=[Space, Customer, Subscription, Invoice, CapturedEmail, Event, Webhook,
                ResourceSubscription],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
@@ -21,11 +24,13 @@ from graph.context import Caller, Context
 from graph.schema import schema
 from resolvers.client import SpacesClient
 from resolvers.errors import SpacesGraphQLError, Unauthenticated
+from resolvers.live.service import LiveEvents
 from resolvers.loaders import Loaders
 from spaces_graphql.auth import token_from_headers
 from spaces_graphql.settings import Settings
 
 log = logging.getLogger("spaces_graphql")
+MAX_HOOK_BODY = 1_000_000
 
 
 def _error_body(error: SpacesGraphQLError) -> dict[str, Any]:
@@ -77,7 +82,26 @@ class GraphQLView(GraphQL[Context, None]):
             upstream=upstream,
             loaders=Loaders(upstream),
             memo={},
+            live=self.holder.live,
         )
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Authenticate a WebSocket: the upgrade's header, else ``connection_init``'s."""
+        if not context.caller.token:
+            params = context.connection_params or {}
+            header = params.get("Authorization") or params.get("authorization")
+            try:
+                token = token_from_headers({"authorization": str(header or "")})
+            except Unauthenticated as exc:
+                raise ConnectionRejectionError({"message": exc.message}) from exc
+            caller = Caller.from_token(token)
+            context.rebind(caller, self.holder.client.session(token))
+        try:
+            # One cheap upstream read proves the token before anything is registered.
+            await context.upstream.get("account")
+        except SpacesGraphQLError as exc:
+            raise ConnectionRejectionError({"message": exc.message}) from exc
+        return None
 
     async def process_result(
         self, request: Request | WebSocket, result: ExecutionResult
@@ -112,6 +136,7 @@ class ClientHolder:
         self.settings = settings
         self.transport = transport
         self._client: SpacesClient | None = None
+        self.live: LiveEvents | None = None
 
     @property
     def client(self) -> SpacesClient:
@@ -119,11 +144,22 @@ class ClientHolder:
             raise RuntimeError("the upstream client is opened by the app's lifespan")
         return self._client
 
-    def open(self) -> SpacesClient:
+    async def open(self) -> SpacesClient:
         self._client = SpacesClient(self.settings, self.transport)
+        s = self.settings
+        self.live = LiveEvents(
+            self._client,
+            public_url=s.hooks_public_url,
+            redis_url=s.redis_url or None,
+            state_path=Path(s.hook_state_path) if s.hook_state_path else None,
+        )
+        await self.live.start()
         return self._client
 
     async def close(self) -> None:
+        if self.live is not None:
+            await self.live.close()
+            self.live = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -139,7 +175,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        holder.open()
+        await holder.open()
         try:
             yield
         finally:
@@ -158,8 +194,23 @@ def create_app(
             return JSONResponse({"status": "unavailable", "upstream": response.status_code}, 503)
         return JSONResponse({"status": "ready"})
 
+    async def hooks(request: Request) -> Response:
+        # Answer fast and never wait on subscribers: the hub only enqueues.
+        if holder.live is None:
+            return JSONResponse({"message": "not ready"}, 503)
+        body = await request.body()
+        if len(body) > MAX_HOOK_BODY:
+            return JSONResponse({"message": "too large"}, 413)
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return JSONResponse({"message": "not JSON"}, 400)
+        status, reason = await holder.live.receive(request.path_params["secret"], payload)
+        return JSONResponse({"status": reason}, status)
+
     app = Starlette(
         routes=[
+            Route("/hooks/{secret}", hooks, methods=["POST"]),
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
             Route("/healthz", healthz),

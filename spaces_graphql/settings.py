@@ -46,7 +46,18 @@ class Settings:
     #: Plain-HTTP upstreams are refused unless they are loopback (the sandbox).
     allow_insecure_upstream: bool = False
     log_level: str = "info"
+    #: Where the upstream reaches this facade (REST Hook targets); default: the listen address.
+    public_url: str = ""
+    #: Redis for cross-process event fan-out (also read from ``REDIS_URL``); empty: in-process.
+    redis_url: str = ""
+    #: File recording this process's REST Hooks, so a restart can remove stale ones.
+    hook_state_path: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def hooks_public_url(self) -> str:
+        """The base URL the upstream uses to reach this facade."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def development(self) -> bool:
@@ -69,6 +80,8 @@ class Settings:
             raw = env.get(ENV_PREFIX + f.name.upper())
             if raw is not None:
                 values[f.name] = _coerce(f.name, raw, f.type)
+        if "redis_url" not in values and env.get("REDIS_URL"):
+            values["redis_url"] = env["REDIS_URL"]
         for key, value in (overrides or {}).items():
             if value is not None:
                 values[key] = value
@@ -125,5 +138,9 @@ def validate(s: Settings) -> None:
         raise SettingsError(f"batch_ids must be auto, on or off, not {s.batch_ids!r}")
     if not 1 <= s.max_concurrency <= 256:
         raise SettingsError("max_concurrency must be within 1..256")
+    if s.public_url:
+        pub = urlsplit(s.public_url)
+        if pub.scheme not in {"http", "https"} or not pub.hostname:
+            raise SettingsError(f"public_url must be an absolute http(s) URL, not {s.public_url!r}")
     if s.workers < 1:
         raise SettingsError("workers must be at least 1")

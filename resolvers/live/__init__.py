@@ -1,0 +1,1 @@
+"""Live events: REST Hooks registered upstream, fanned out to GraphQL subscribers."""
