@@ -19,6 +19,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
 from graph.context import Caller, Context
 from graph.schema import schema
@@ -101,7 +102,7 @@ class GraphQLView(GraphQL[Context, None]):
             await context.upstream.get("account")
         except SpacesGraphQLError as exc:
             raise ConnectionRejectionError({"message": exc.message}) from exc
-        return None
+        return UNSET
 
     async def process_result(
         self, request: Request | WebSocket, result: ExecutionResult
