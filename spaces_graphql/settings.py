@@ -45,6 +45,8 @@ class Settings:
     max_keepalive_connections: int = 50
     #: Plain-HTTP upstreams are refused unless they are loopback (the sandbox).
     allow_insecure_upstream: bool = False
+    #: Development only: REST Hook targets may be loopback (http or https) for local receivers.
+    allow_loopback_targets: bool = False
     log_level: str = "info"
     #: Where the upstream reaches this facade (REST Hook targets); default: the listen address.
     public_url: str = ""
