@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 from resolvers.client import UpstreamSession
 from resolvers.live.service import LiveEvents
 from resolvers.loaders import Loaders
+from resolvers.targets import HostResolver, system_resolver
 from spaces_graphql.settings import Settings
 
 
@@ -49,6 +50,8 @@ class Context:
     live: LiveEvents | None = None
     #: The ``connection_init`` payload of a WebSocket connection.
     connection_params: dict[str, Any] | None = None
+    #: How REST Hook targets are resolved for the SSRF check (tests map names without DNS).
+    resolve_host: HostResolver = system_resolver
 
     def rebind(self, caller: Caller, upstream: UpstreamSession) -> None:
         """Switch to another caller (a WebSocket authenticated by ``connection_init``)."""

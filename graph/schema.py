@@ -12,6 +12,7 @@ from graph.captured_email import CapturedEmail
 from graph.customer import Customer
 from graph.event import Event
 from graph.invoice import Invoice
+from graph.mutation import Mutation
 from graph.query import Query
 from graph.resource_subscription import ResourceSubscription
 from graph.scalars import SCALAR_MAP
@@ -43,6 +44,7 @@ def build_schema() -> Schema:
     """Build the facade's schema (the same for every profile)."""
     return Schema(
         query=Query,
+        mutation=Mutation,
         subscription=SubscriptionRoot,
         types=[Space, Customer, Subscription, Invoice, CapturedEmail, Event, Webhook,
                ResourceSubscription],

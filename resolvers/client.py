@@ -152,6 +152,9 @@ class UpstreamSession:
                 raise UpstreamUnavailable(f"the Spaces API is unreachable ({exc!r})") from exc
         if response.status_code >= 400:
             raise error_for_status(response)
+        if not response.content:
+            # A DELETE may answer 204 with no body; parsers refuse ``None`` where a body is due.
+            return None
         try:
             return json.loads(response.content)
         except ValueError as exc:

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,7 +19,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
@@ -27,6 +30,7 @@ from resolvers.client import SpacesClient
 from resolvers.errors import SpacesGraphQLError, Unauthenticated
 from resolvers.live.service import LiveEvents
 from resolvers.loaders import Loaders
+from resolvers.targets import HostResolver, system_resolver
 from spaces_graphql.auth import token_from_headers
 from spaces_graphql.settings import Settings
 
@@ -41,7 +45,12 @@ def _error_body(error: SpacesGraphQLError) -> dict[str, Any]:
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view with the facade's typed context and auth."""
 
-    def __init__(self, settings: Settings, holder: ClientHolder) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        holder: ClientHolder,
+        resolve_host: HostResolver = system_resolver,
+    ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.development else None,
@@ -49,6 +58,7 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.settings = settings
         self.holder = holder
+        self.resolve_host = resolve_host
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -84,6 +94,7 @@ class GraphQLView(GraphQL[Context, None]):
             loaders=Loaders(upstream),
             memo={},
             live=self.holder.live,
+            resolve_host=self.resolve_host,
         )
 
     async def on_ws_connect(self, context: Context) -> Any:
@@ -103,6 +114,38 @@ class GraphQLView(GraphQL[Context, None]):
         except SpacesGraphQLError as exc:
             raise ConnectionRejectionError({"message": exc.message}) from exc
         return UNSET
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """A mutation sent with GET is refused with 405 and ``Allow: POST``.
+
+        Strawberry answers it with a bare 400; GraphQL over HTTP says 405, and
+        the header tells the client what would work.
+        """
+        try:
+            return await super().execute_single(
+                request=request,
+                request_adapter=request_adapter,
+                sub_response=sub_response,
+                context=context,
+                root_value=root_value,
+                request_data=request_data,
+            )
+        except HTTPException as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, InvalidOperationTypeError) or request_adapter.method != "GET":
+                raise
+            sub_response.status_code = 405
+            sub_response.headers["Allow"] = "POST"
+            message = cause.as_http_error_reason("GET") + "; send them with POST"
+            return ExecutionResult(data=None, errors=[GraphQLError(message)])
 
     async def process_result(
         self, request: Request | WebSocket, result: ExecutionResult
@@ -167,12 +210,19 @@ class ClientHolder:
 
 
 def create_app(
-    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    resolve_host: HostResolver = system_resolver,
 ) -> Starlette:
-    """The facade as an ASGI app. ``transport`` lets tests route upstream calls in-process."""
+    """The facade as an ASGI app.
+
+    ``transport`` lets tests route upstream calls in-process; ``resolve_host``
+    lets them answer REST Hook target names without DNS.
+    """
     settings = settings or Settings.load()
     holder = ClientHolder(settings, transport)
-    view = GraphQLView(settings, holder)
+    view = GraphQLView(settings, holder, resolve_host)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

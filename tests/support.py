@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from resolvers.targets import HostResolver, system_resolver
 from sandbox.app import SandboxConfig
 from sandbox.app import create_app as create_sandbox
 from spaces_graphql.app import create_app
@@ -113,15 +114,21 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def harness(
-    sandbox_config: SandboxConfig | None = None, **settings: Any
+    sandbox_config: SandboxConfig | None = None,
+    *,
+    resolve_host: HostResolver = system_resolver,
+    **settings: Any,
 ) -> AsyncIterator[Harness]:
-    """A sandbox app and a facade app wired in-process, lifespans running."""
+    """A sandbox app and a facade app wired in-process, lifespans running.
+
+    ``resolve_host`` answers REST Hook target names (this machine has no DNS).
+    """
     sandbox_app = create_sandbox(sandbox_config or SandboxConfig())
     recording = RecordingTransport(httpx.ASGITransport(app=sandbox_app))
     config = Settings(
         **{"upstream_url": "http://127.0.0.1/api/v1", "batch_ids": "auto", **settings}
     )
-    app = create_app(config, transport=recording)
+    app = create_app(config, transport=recording, resolve_host=resolve_host)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
