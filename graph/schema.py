@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -50,6 +50,9 @@ def build_schema() -> Schema:
                ResourceSubscription],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=[
+            # Documents repeat (clients send the same few operations): parse and validate once.
+            lambda: ParserCache(maxsize=1024),
+            lambda: ValidationCache(maxsize=1024),
             lambda: MaskErrors(
                 should_mask_error=_unexpected,
                 error_message="Internal server error.",
