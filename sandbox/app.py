@@ -27,6 +27,7 @@ from sandbox import activity
 from sandbox.api import ROUTES, Call, Handler
 from sandbox.config import SandboxConfig
 from sandbox.errors import ApiError
+from sandbox.faults import inject, token_of
 from sandbox.state import SandboxState
 from sandbox.store import dumps
 
@@ -95,7 +96,13 @@ def _api_routes(state: SandboxState) -> list[Route]:
         path = "/" + request.path_params.get("rest", "")
         route, params, allowed = _match(method, path)
         template = route.template if route is not None else "/{unknown}"
-        state.stats.hit(f"{method} {API_PREFIX}{template}")
+        key = f"{method} {API_PREFIX}{template}"
+        state.stats.hit(key)
+        fault = state.faults.take(method, key, request.url.path, token_of(request))
+        if fault is not None:
+            injected = await inject(fault, request, state.faults)
+            if injected is not None:
+                return injected
         if state.config.latency_ms > 0:
             await asyncio.sleep(state.config.latency_ms / 1000)
         try:
@@ -152,7 +159,29 @@ def _sandbox_routes(state: SandboxState) -> list[Route]:
         except ApiError as exc:
             return error(exc.status, exc.message)
 
+    async def faults(request: Request) -> Response:
+        if request.method == "GET":
+            return JSONResponse(state.faults.snapshot())
+        if request.method == "DELETE":
+            return JSONResponse({"removed": state.faults.clear()})
+        try:
+            try:
+                spec = await request.json()
+            except ValueError:
+                raise ApiError(400, "the request body must be a JSON object") from None
+            added = state.faults.add(spec)
+        except ApiError as exc:
+            return error(exc.status, exc.message)
+        return JSONResponse(state.faults.describe(added), 201)
+
+    async def fault(request: Request) -> Response:
+        if not state.faults.clear(request.path_params["id"]):
+            return error(404, f"No such fault: {request.path_params['id']}")
+        return JSONResponse({"removed": 1})
+
     return [
+        Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route("/_sandbox/faults/{id}", fault, methods=["DELETE"]),
         Route("/_sandbox/stats", stats, methods=["GET"]),
         Route("/_sandbox/stats/reset", reset, methods=["POST"]),
         Route("/_sandbox/activity", act, methods=["POST"]),

@@ -10,6 +10,7 @@ import httpx
 from sandbox.config import SandboxConfig
 from sandbox.db import open_store
 from sandbox.errors import ApiError
+from sandbox.faults import FaultTable
 from sandbox.hooks import HookDispatcher
 from sandbox.model import Json, new_id, quirky_event, rename_customer_id
 from sandbox.stats import Stats
@@ -25,6 +26,7 @@ class SandboxState:
         self.config = config
         self.store: Store = open_store(config.seed, config.db_path)
         self.stats = Stats()
+        self.faults = FaultTable()
         self.hooks = HookDispatcher(self.store, config, hook_transport)
         # Run-time objects need unpredictable ids: a reused --db file must never see a
         # second run generate the ids of the first.
