@@ -1,4 +1,4 @@
-"""The facade's ASGI app: ``/graphql``, ``/healthz``, ``/readyz``."""
+"""The facade's ASGI app: ``/graphql``, ``/healthz``, ``/readyz``, ``/metrics``, ``/hooks/…``."""
 
 from __future__ import annotations
 
@@ -6,96 +6,69 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import GraphQLError
+import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
-from strawberry.schema.exceptions import InvalidOperationTypeError
-from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from graph.context import Caller, Context
 from graph.schema import schema
-from resolvers.client import SpacesClient
 from resolvers.errors import SpacesGraphQLError, Unauthenticated
-from resolvers.live.service import LiveEvents
-from resolvers.loaders import Loaders
 from resolvers.targets import HostResolver, system_resolver
+from spaces_graphql import graphiql
 from spaces_graphql.auth import token_from_headers
+from spaces_graphql.cli import EXAMPLE_QUERY
+from spaces_graphql.http import GraphQLHTTP
+from spaces_graphql.runtime import Runtime
 from spaces_graphql.settings import Settings
 
 log = logging.getLogger("spaces_graphql")
 MAX_HOOK_BODY = 1_000_000
 
 
-def _error_body(error: SpacesGraphQLError) -> dict[str, Any]:
-    return {"errors": [{"message": error.message, "extensions": error.extensions}]}
-
-
 class GraphQLView(GraphQL[Context, None]):
-    """Strawberry's ASGI view with the facade's typed context and auth."""
+    """Strawberry's view, for what it does best: WebSockets, and GraphiQL in development.
 
-    def __init__(
-        self,
-        settings: Settings,
-        holder: ClientHolder,
-        resolve_host: HostResolver = system_resolver,
-    ) -> None:
+    GraphQL over HTTP (GET and POST) is :class:`GraphQLHTTP`'s.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
         super().__init__(
             schema,
-            graphql_ide="graphiql" if settings.development else None,
+            graphql_ide="graphiql" if runtime.settings.development else None,
             allow_queries_via_get=True,
         )
-        self.settings = settings
-        self.holder = holder
-        self.resolve_host = resolve_host
+        self.rt = runtime
+        self.settings = runtime.settings
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            request = Request(scope, receive)
-            wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
-            if not (wants_ide and self.graphql_ide):
-                try:
-                    token_from_headers(request.headers)
-                except Unauthenticated as exc:
-                    response = JSONResponse(
-                        _error_body(exc),
-                        status_code=401,
-                        headers={"WWW-Authenticate": 'Bearer realm="spaces-graphql"'},
-                    )
-                    await response(scope, receive, send)
-                    return
-        await super().__call__(scope, receive, send)
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from the package's own assets (development profile only)."""
+        return graphiql.render_page(
+            request, query=EXAMPLE_QUERY, headers=self.settings.ide_default_headers
+        )
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         try:
             caller = Caller.from_token(token_from_headers(request.headers))
         except Unauthenticated:
-            # Only the GraphiQL page gets here without a token (``__call__`` refuses
-            # the rest); an anonymous caller's upstream calls are refused with 401.
+            # A WebSocket may authenticate later, in ``connection_init``; until then
+            # an anonymous caller's upstream calls would be refused with 401.
             caller = Caller(token="", key="anonymous")
-        upstream = self.holder.client.session(caller.token)
-        return Context(
-            request=request,
-            response=response,
-            settings=self.settings,
-            caller=caller,
-            upstream=upstream,
-            loaders=Loaders(upstream),
-            memo={},
-            live=self.holder.live,
-            resolve_host=self.resolve_host,
-        )
+        return self.rt.context(request, response, caller)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
 
     async def on_ws_connect(self, context: Context) -> Any:
         """Authenticate a WebSocket: the upgrade's header, else ``connection_init``'s."""
@@ -106,8 +79,7 @@ class GraphQLView(GraphQL[Context, None]):
                 token = token_from_headers({"authorization": str(header or "")})
             except Unauthenticated as exc:
                 raise ConnectionRejectionError({"message": exc.message}) from exc
-            caller = Caller.from_token(token)
-            context.rebind(caller, self.holder.client.session(token))
+            context.rebind(Caller.from_token(token), self.rt.client.session(token))
         try:
             # One cheap upstream read proves the token before anything is registered.
             await context.upstream.get("account")
@@ -115,98 +87,73 @@ class GraphQLView(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": exc.message}) from exc
         return UNSET
 
-    async def execute_single(
-        self,
-        request: Request,
-        request_adapter: AsyncHTTPRequestAdapter,
-        sub_response: Response,
-        context: Context,
-        root_value: None,
-        request_data: GraphQLRequestData,
-    ) -> ExecutionResult:
-        """A mutation sent with GET is refused with 405 and ``Allow: POST``.
 
-        Strawberry answers it with a bare 400; GraphQL over HTTP says 405, and
-        the header tells the client what would work.
-        """
-        try:
-            return await super().execute_single(
-                request=request,
-                request_adapter=request_adapter,
-                sub_response=sub_response,
-                context=context,
-                root_value=root_value,
-                request_data=request_data,
+class GraphQLRoute:
+    """``/graphql``: the IDE page for browsers, WebSockets to Strawberry, HTTP to ours."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.view = GraphQLView(runtime)
+        self.http = GraphQLHTTP(runtime)
+        self.settings = runtime.settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            origin = dict(scope.get("headers") or []).get(b"origin")
+            if not self._origin_ok(origin):
+                await WebSocket(scope, receive, send).close(code=4403, reason="origin not allowed")
+                return
+            await self.view(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+        if wants_ide and self.settings.development and "query" not in request.query_params:
+            response = await self.view.render_graphql_ide(request)
+        elif request.method in ("GET", "POST"):
+            response = await self.http(request)
+        else:
+            response = JSONResponse(
+                {
+                    "errors": [
+                        {"message": "use GET or POST", "extensions": {"code": "METHOD_NOT_ALLOWED"}}
+                    ]
+                },
+                405,
+                headers={"Allow": "GET, POST"},
             )
-        except HTTPException as exc:
-            cause = exc.__cause__
-            if not isinstance(cause, InvalidOperationTypeError) or request_adapter.method != "GET":
-                raise
-            sub_response.status_code = 405
-            sub_response.headers["Allow"] = "POST"
-            message = cause.as_http_error_reason("GET") + "; send them with POST"
-            return ExecutionResult(data=None, errors=[GraphQLError(message)])
+        await response(scope, receive, send)
 
-    async def process_result(
-        self, request: Request | WebSocket, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
-        data = await super().process_result(request, result)  # type: ignore[arg-type]
-        errors: list[Any] = list(data.get("errors") or [])
-        if any(_unauth(e) for e in errors):
-            # An upstream 401 voids the whole answer: nothing partial for a refused token.
-            return {"data": None, "errors": [e for e in errors if _unauth(e)]}
-        return data
-
-    def create_response(self, response_data: Any, sub_response: Response) -> Response:
-        response = super().create_response(response_data, sub_response)
-        if (
-            isinstance(response_data, dict)
-            and response_data.get("data") is None
-            and any(_unauth(e) for e in response_data.get("errors") or [])
-        ):
-            response.status_code = 401
-            response.headers["WWW-Authenticate"] = 'Bearer realm="spaces-graphql"'
-        return response
+    def _origin_ok(self, origin: bytes | None) -> bool:
+        # Browsers always send Origin on WebSockets; other clients need no check.
+        if origin is None or self.settings.development:
+            return True
+        return origin.decode("latin-1") in self.settings.origins
 
 
-def _unauth(error: Any) -> bool:
-    return bool((error.get("extensions") or {}).get("code") == "UNAUTHENTICATED")
+class HeaderLimit:
+    """Refuse oversized or malformed request headers before anything parses them."""
 
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
 
-class ClientHolder:
-    """Holds the process's one upstream client between lifespan start and stop."""
-
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None) -> None:
-        self.settings = settings
-        self.transport = transport
-        self._client: SpacesClient | None = None
-        self.live: LiveEvents | None = None
-
-    @property
-    def client(self) -> SpacesClient:
-        if self._client is None:
-            raise RuntimeError("the upstream client is opened by the app's lifespan")
-        return self._client
-
-    async def open(self) -> SpacesClient:
-        self._client = SpacesClient(self.settings, self.transport)
-        s = self.settings
-        self.live = LiveEvents(
-            self._client,
-            public_url=s.hooks_public_url,
-            redis_url=s.redis_url or None,
-            state_path=Path(s.hook_state_path) if s.hook_state_path else None,
-        )
-        await self.live.start()
-        return self._client
-
-    async def close(self) -> None:
-        if self.live is not None:
-            await self.live.close()
-            self.live = None
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = scope.get("headers") or []
+            size = sum(len(k) + len(v) + 4 for k, v in headers)
+            bad = any(b"\r" in v or b"\n" in v or b"\x00" in v for _, v in headers)
+            if size > self.max_bytes or bad:
+                status = 431 if size > self.max_bytes else 400
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                response = JSONResponse(
+                    {"errors": [{"message": "request headers too large or malformed",
+                                 "extensions": {"code": "BAD_REQUEST"}}]},
+                    status,
+                )  # fmt: skip
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(
@@ -221,16 +168,16 @@ def create_app(
     lets them answer REST Hook target names without DNS.
     """
     settings = settings or Settings.load()
-    holder = ClientHolder(settings, transport)
-    view = GraphQLView(settings, holder, resolve_host)
+    runtime = Runtime(settings, transport, resolve_host)
+    graphql = GraphQLRoute(runtime)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await holder.open()
+        await runtime.open()
         try:
             yield
         finally:
-            await holder.close()
+            await runtime.close()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -238,16 +185,19 @@ def create_app(
     async def readyz(request: Request) -> Response:
         # Any HTTP answer (a 401 for the anonymous probe included) proves reachability.
         try:
-            response = await holder.client.http.get("account", timeout=3.0)
+            response = await runtime.client.http.get("account", timeout=3.0)
         except httpx.HTTPError as exc:
             return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, 503)
         if response.status_code >= 500:
             return JSONResponse({"status": "unavailable", "upstream": response.status_code}, 503)
         return JSONResponse({"status": "ready"})
 
+    async def metrics(request: Request) -> Response:
+        return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4")
+
     async def hooks(request: Request) -> Response:
         # Answer fast and never wait on subscribers: the hub only enqueues.
-        if holder.live is None:
+        if runtime.live is None:
             return JSONResponse({"message": "not ready"}, 503)
         body = await request.body()
         if len(body) > MAX_HOOK_BODY:
@@ -256,19 +206,44 @@ def create_app(
             payload = json.loads(body)
         except ValueError:
             return JSONResponse({"message": "not JSON"}, 400)
-        status, reason = await holder.live.receive(request.path_params["secret"], payload)
+        status, reason = await runtime.live.receive(request.path_params["secret"], payload)
         return JSONResponse({"status": reason}, status)
 
+    ide: list[BaseRoute] = []
+    if settings.development:
+        ide.append(Mount(graphiql.ASSETS_PATH, graphiql.assets(), name="graphiql-assets"))
+    middleware = [Middleware(HeaderLimit, max_bytes=settings.max_header_bytes)]
+    if settings.origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-Id", "traceparent"],
+                expose_headers=[
+                    "X-Request-Id",
+                    "X-RateLimit-Limit",
+                    "X-RateLimit-Remaining",
+                    "X-RateLimit-Reset",
+                    "Retry-After",
+                    "ETag",
+                ],
+                max_age=600,
+            )
+        )
     app = Starlette(
         routes=[
             Route("/hooks/{secret}", hooks, methods=["POST"]),
-            Route("/graphql", view, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", view),
+            Route("/graphql", graphql),
+            WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
+            *ide,
         ],
+        middleware=middleware,
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.holder = holder
+    app.state.runtime = runtime
     return app

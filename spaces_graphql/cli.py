@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -120,6 +121,8 @@ def demo(ns: argparse.Namespace) -> int:
                 "upstream_url": base + "/api/v1",
                 "profile": "development",
                 "host": "127.0.0.1",
+                # Only the demo prefills GraphiQL's headers editor with a token.
+                "ide_default_headers": json.dumps({"Authorization": f"Bearer {DEMO_TOKEN}"}),
             }
         )
         print(

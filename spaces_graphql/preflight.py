@@ -188,7 +188,7 @@ class Preflight:
         try:
             return parse(query, max_tokens=self.limits.max_tokens)
         except GraphQLError as exc:
-            if "token limit" in exc.message.lower():
+            if "more than" in exc.message and "tokens" in exc.message:
                 return _error(
                     f"the document has more than {self.limits.max_tokens} tokens",
                     "QUERY_TOO_COMPLEX",

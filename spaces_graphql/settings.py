@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,12 +55,65 @@ class Settings:
     redis_url: str = ""
     #: File recording this process's REST Hooks, so a restart can remove stale ones.
     hook_state_path: str = ""
+    #: Development only: a JSON object of headers prefilled in GraphiQL (``demo`` sets its token).
+    ide_default_headers: str = ""
+    # --- limits (every rejection costs zero upstream requests) ---
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    max_directives: int = 50
+    #: Worst-case upstream requests one operation may cause (GitHub-style cost).
+    max_cost: int = 250
+    #: Cost points per token per ``rate_limit_period`` seconds; 0 disables (development's default).
+    rate_limit_points: int = 5000
+    rate_limit_period: float = 3600.0
+    max_body_bytes: int = 1_000_000
+    max_header_bytes: int = 16_384
+    # --- persisted queries ---
+    #: Automatic persisted queries (Apollo's protocol).
+    persisted_queries: bool = True
+    #: A manifest file: when set, only its operations run (allowlist mode).
+    persisted_query_manifest: str = ""
+    #: Comma-separated origins allowed for CORS and WebSockets (production); empty: none.
+    allowed_origins: str = ""
+    # --- upstream resilience (resolvers/client.py applies them) ---
+    #: Wall-clock budget of one GraphQL operation's upstream calls; later calls fail fast.
+    operation_deadline_seconds: float = 30.0
+    #: Retries of an idempotent GET after a connection error or 502/503/504 (never writes).
+    upstream_retries: int = 2
+    upstream_retry_base_seconds: float = 0.025
+    upstream_retry_cap_seconds: float = 0.25
+    #: Retries may add at most this fraction of the requests of the last 10 s.
+    upstream_retry_budget: float = 0.2
+    #: Consecutive failures (connection errors, timeouts, 5xx) that open the circuit.
+    breaker_failure_threshold: int = 5
+    #: How long an open circuit fails fast before one probe is let through.
+    breaker_open_seconds: float = 30.0
+    #: Upstream bodies larger than this are refused (UPSTREAM_ERROR), read no further.
+    max_upstream_body_bytes: int = 10 * 1024 * 1024
+    #: ETag cache: entries (0 turns the cache off), total and per-entry body bytes, lifetime.
+    upstream_cache_entries: int = 10_000
+    upstream_cache_bytes: int = 64 * 1024 * 1024
+    upstream_cache_entry_bytes: int = 1024 * 1024
+    upstream_cache_ttl_seconds: float = 600.0
+    #: Seconds a cached body is used without revalidation; 0 always revalidates.
+    upstream_cache_fresh_seconds: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def hooks_public_url(self) -> str:
         """The base URL the upstream uses to reach this facade."""
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        """The allowed origins, parsed."""
+        return tuple(o.strip() for o in self.allowed_origins.split(",") if o.strip())
+
+    @property
+    def rate_limited(self) -> bool:
+        """Rate limiting applies in production (development has none) when configured."""
+        return not self.development and self.rate_limit_points > 0
 
     @property
     def development(self) -> bool:
@@ -146,3 +200,56 @@ def validate(s: Settings) -> None:
             raise SettingsError(f"public_url must be an absolute http(s) URL, not {s.public_url!r}")
     if s.workers < 1:
         raise SettingsError("workers must be at least 1")
+    _validate_resilience(s)
+    for name in ("max_depth", "max_aliases", "max_tokens", "max_directives", "max_cost"):
+        if getattr(s, name) < 1:
+            raise SettingsError(f"{name} must be at least 1")
+    if s.rate_limit_points < 0 or s.rate_limit_period <= 0:
+        raise SettingsError("rate_limit_points must be >= 0 and rate_limit_period > 0")
+    if s.persisted_query_manifest and not os.path.isfile(s.persisted_query_manifest):
+        raise SettingsError(f"persisted_query_manifest: no such file {s.persisted_query_manifest!r}")
+    if s.ide_default_headers:
+        _validate_ide_headers(s)
+
+
+def _validate_ide_headers(s: Settings) -> None:
+    if not s.development:
+        raise SettingsError(
+            "ide_default_headers is for the development profile only (it prefills GraphiQL)"
+        )
+    try:
+        headers = json.loads(s.ide_default_headers)
+    except ValueError:
+        headers = None
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise SettingsError('ide_default_headers must be a JSON object of strings, e.g. {"A": "b"}')
+
+
+def _validate_resilience(s: Settings) -> None:
+    positive = (
+        "operation_deadline_seconds",
+        "breaker_failure_threshold",
+        "breaker_open_seconds",
+        "max_upstream_body_bytes",
+        "upstream_cache_ttl_seconds",
+    )
+    for name in positive:
+        if getattr(s, name) <= 0:
+            raise SettingsError(f"{name} must be greater than 0")
+    at_least_zero = (
+        "upstream_retries",
+        "upstream_retry_base_seconds",
+        "upstream_retry_cap_seconds",
+        "upstream_retry_budget",
+        "upstream_cache_entries",
+        "upstream_cache_bytes",
+        "upstream_cache_entry_bytes",
+        "upstream_cache_fresh_seconds",
+    )
+    for name in at_least_zero:
+        if getattr(s, name) < 0:
+            raise SettingsError(f"{name} must not be negative")
+    if s.upstream_retries > 5:
+        raise SettingsError("upstream_retries must be within 0..5")

@@ -28,6 +28,7 @@ class Call:
     start: float
     end: float = 0.0
     status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.removeprefix("/api/v1/")
         call = Call(request.method, path, dict(request.url.params), time.monotonic())
+        call.headers = {k.lower(): v for k, v in request.headers.items()}
         self.calls.append(call)
         for method, prefix, status in self.faults:
             if request.method == method and (path + "?" + request.url.query.decode()).startswith(
@@ -126,7 +128,7 @@ async def harness(
     sandbox_app = create_sandbox(sandbox_config or SandboxConfig())
     recording = RecordingTransport(httpx.ASGITransport(app=sandbox_app))
     config = Settings(
-        **{"upstream_url": "http://127.0.0.1/api/v1", "batch_ids": "auto", **settings}
+        **{"upstream_url": "http://127.0.0.1/api/v1", "batch_ids": "auto", "profile": "development", **settings}
     )
     app = create_app(config, transport=recording, resolve_host=resolve_host)
     async with (
