@@ -67,8 +67,10 @@ class GraphQLView(GraphQL[Context, None]):
             caller = Caller(token="", key="anonymous")
         return self.rt.context(request, response, caller)
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # A str goes out as a text frame: graphql-transport-ws messages are JSON text,
+        # and browsers' graphql-ws (GraphiQL's) cannot read binary frames.
+        return orjson.dumps(data).decode()
 
     async def on_ws_connect(self, context: Context) -> Any:
         """Authenticate a WebSocket: the upgrade's header, else ``connection_init``'s."""
