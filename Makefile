@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo sandbox serve test lint typecheck fmt schema lock bench bench-check clean
+.PHONY: install demo sandbox serve test test-clients graphiql-assets lint typecheck fmt schema lock bench bench-check clean
 
 install: $(STAMP)
 
@@ -25,6 +25,15 @@ serve: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# Apollo Client, graphql-ws and GraphiQL in headless Chromium against a real sandbox + facade
+# (installs clients/' npm packages and Debian's chromium as needed; see clients/run.sh).
+test-clients: install
+	bash clients/run.sh
+
+# Rebuild the vendored GraphiQL bundles from web/package-lock.json (no CDN at run time).
+graphiql-assets:
+	cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && node vendor.mjs
 
 lint: install
 	$(BIN)/ruff check .

@@ -2,7 +2,7 @@
 
 The page is ``templates/graphiql.html``; its scripts and styles are served from
 ``static/graphiql/`` at :data:`ASSETS_PATH` (the vendored bundles are listed, with
-their versions and how to rebuild them, in ``static/graphiql/README.md``).
+their versions and how to rebuild them, in ``web/README.md``).
 """
 
 from __future__ import annotations
