@@ -13,6 +13,7 @@ from graph.customer import Customer
 from graph.event import Event
 from graph.invoice import Invoice
 from graph.mutation import Mutation
+from graph.operation_scope import UpstreamScope
 from graph.query import Query
 from graph.resource_subscription import ResourceSubscription
 from graph.scalars import SCALAR_MAP
@@ -53,6 +54,7 @@ def build_schema() -> Schema:
             # Documents repeat (clients send the same few operations): parse and validate once.
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
+            UpstreamScope,  # the operation's upstream deadline; its reads end with it
             lambda: MaskErrors(
                 should_mask_error=_unexpected,
                 error_message="Internal server error.",

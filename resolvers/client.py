@@ -1,9 +1,30 @@
-"""The upstream client: the one place that decides auth, timeouts and error mapping.
+"""The upstream client: the one place that decides auth, timeouts, retries and error mapping.
 
 One :class:`SpacesClient` (one pooled ``httpx.AsyncClient``) lives per process,
 opened and closed in the app's lifespan. Each GraphQL operation gets an
 :class:`UpstreamSession` bound to the caller's token, which bounds that
 operation's concurrency and counts its upstream requests.
+
+Policy, all of it decided here (the mechanisms live in ``resolvers/resilience.py``
+and ``resolvers/cache.py``):
+
+* every request has httpx's per-phase timeouts, and inside a GraphQL operation
+  also the operation's deadline: a call that would start after it fails fast
+  with ``UPSTREAM_TIMEOUT``, and the time left bounds the call;
+* only GETs are retried, only after a connection error/reset or a 502/503/504,
+  at most ``upstream_retries`` times with jittered exponential backoff, and only
+  while the process's retry budget allows; writes are sent once;
+* one circuit breaker for the upstream: ``breaker_failure_threshold``
+  consecutive failures (connection errors, timeouts, 5xx) make every call fail
+  fast with ``UPSTREAM_UNAVAILABLE`` and ``retryAfter`` for
+  ``breaker_open_seconds``, then one probe decides;
+* a 429 blocks that token's calls until its ``Retry-After`` (``RATE_LIMITED``);
+* bodies are streamed and refused past ``max_upstream_body_bytes``; bodies that
+  are not JSON are ``UPSTREAM_ERROR`` for the field that needed them;
+* GETs revalidate with the ETag cache (``If-None-Match``, body reused on 304),
+  and identical concurrent GETs of one token share one request (single flight);
+* reads still running when their operation ends are cancelled (a client that
+  disconnects stops its upstream work).
 """
 
 from __future__ import annotations
@@ -12,15 +33,26 @@ import asyncio
 import base64
 import json
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from resolvers.cache import (
+    CachedResponse,
+    EtagCache,
+    MemoryEtagCache,
+    RedisEtagCache,
+    SingleFlight,
+    cache_key,
+    token_hash,
+)
 from resolvers.errors import (
     MalformedPayload,
     NotFound,
+    RateLimited,
     SpacesGraphQLError,
     Unauthenticated,
     UpstreamError,
@@ -28,12 +60,27 @@ from resolvers.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from resolvers.resilience import (
+    CircuitBreaker,
+    CircuitOpen,
+    RateLimited429,
+    RetryAfterGate,
+    RetryBudget,
+    backoff_delay,
+    current_scope,
+    parse_retry_after,
+)
 from spaces_graphql.settings import Settings
 
 Params = Mapping[str, str | int]
 
 # Upstream IDs are tokens like ``cus_ab12``; anything else never reaches a URL path.
 _UPSTREAM_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+#: Retried after: a connection that failed or was reset, or a gateway's "try again".
+RETRY_STATUSES = frozenset({502, 503, 504})
+RETRY_ERRORS = (httpx.NetworkError, httpx.RemoteProtocolError)
+#: Seconds to hold a token back after a 429 that names no ``Retry-After``.
+RETRY_AFTER_DEFAULT = 1.0
 
 
 def valid_upstream_id(value: str) -> bool:
@@ -72,16 +119,62 @@ def error_for_status(response: httpx.Response) -> SpacesGraphQLError:
     if status in (400, 409, 422):
         return UpstreamRejected(message, upstream_status=status)
     if status == 429:
-        return UpstreamUnavailable(
-            "the Spaces API is rate limiting this token", upstream_status=429
+        return RateLimited(
+            "the Spaces API is rate limiting this token",
+            retry_after=parse_retry_after(response.headers.get("retry-after"), RETRY_AFTER_DEFAULT),
+            upstream_status=429,
         )
     return UpstreamError(f"the Spaces API failed ({status}): {message}", upstream_status=status)
 
 
-class SpacesClient:
-    """The process-wide upstream client (one connection pool)."""
+class BodyTooLarge(UpstreamError):
+    """The upstream body exceeded ``max_upstream_body_bytes``; it was not read further."""
 
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
+
+def _decode(body: bytes) -> Any:
+    if not body:
+        # A DELETE may answer 204 with no body; parsers refuse ``None`` where a body is due.
+        return None
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise MalformedPayload("the Spaces API answered with malformed JSON") from exc
+
+
+def _etag_cache(settings: Settings) -> EtagCache | None:
+    if settings.upstream_cache_entries == 0:
+        return None
+    if settings.redis_url:
+        return RedisEtagCache(
+            settings.redis_url,
+            ttl=settings.upstream_cache_ttl_seconds,
+            max_entry_bytes=settings.upstream_cache_entry_bytes,
+        )
+    return MemoryEtagCache(
+        max_entries=settings.upstream_cache_entries,
+        max_bytes=settings.upstream_cache_bytes,
+        max_entry_bytes=settings.upstream_cache_entry_bytes,
+        ttl=settings.upstream_cache_ttl_seconds,
+    )
+
+
+class SpacesClient:
+    """The process-wide upstream client (one connection pool) and its resilience state.
+
+    Counters for metrics: ``requests_total`` (requests sent), ``retries_total``,
+    ``cache_hits`` (answered from a fresh entry, nothing sent), ``cache_revalidated``
+    (a 304 reused the cached body), ``cache_misses`` (a body was downloaded),
+    ``flights_shared`` (GETs that joined an identical one in flight) and
+    ``breaker_open`` (whether the circuit currently refuses calls).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        cache: EtagCache | None = None,
+    ):
         self.settings = settings
         base = settings.upstream_url.rstrip("/") + "/"
         self.http = httpx.AsyncClient(
@@ -102,15 +195,206 @@ class SpacesClient:
         )
         #: ``None`` until known: whether ``?ids=`` batches lookups on this upstream.
         self.batch_ids: bool | None = {"on": True, "off": False}.get(settings.batch_ids)
+        # This client talks to one base URL, so "a breaker per upstream" is this one.
+        self.breaker = CircuitBreaker(
+            settings.breaker_failure_threshold, settings.breaker_open_seconds
+        )
+        self.budget = RetryBudget(settings.upstream_retry_budget)
+        self.gate = RetryAfterGate()
+        self.cache = cache if cache is not None else _etag_cache(settings)
+        self.flights: SingleFlight[bytes] = SingleFlight()
         self.requests_total = 0
+        self.retries_total = 0
+        self.cache_hits = 0
+        self.cache_misses = 0
+        self.cache_revalidated = 0
+
+    @property
+    def breaker_open(self) -> bool:
+        """Whether calls are currently refused without reaching the upstream."""
+        return self.breaker.state == "open"
+
+    @property
+    def flights_shared(self) -> int:
+        return self.flights.shared
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and the cache's Redis connection)."""
         await self.http.aclose()
+        if self.cache is not None:
+            await self.cache.aclose()
 
     def session(self, token: str) -> UpstreamSession:
         """A per-operation view of the client, bound to the caller's token."""
         return UpstreamSession(self, token)
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def get_body(
+        self, token_digest: str, auth: str, path: str, params: Params | None
+    ) -> bytes:
+        """A GET's body: from the ETag cache, a shared in-flight request, or the upstream."""
+        url = str(self.http.build_request("GET", path.lstrip("/"), params=_params(params)).url)
+        key = cache_key(token_digest, url)
+        return await self.flights.do(
+            key, lambda: self._revalidating_get(key, token_digest, auth, path, params)
+        )
+
+    async def _revalidating_get(
+        self, key: str, token_digest: str, auth: str, path: str, params: Params | None
+    ) -> bytes:
+        cache = self.cache
+        entry = await cache.get(key) if cache is not None else None
+        fresh = self.settings.upstream_cache_fresh_seconds
+        if entry is not None and fresh > 0 and entry.age() < fresh:
+            self.cache_hits += 1
+            return entry.body
+        headers = {"Authorization": auth}
+        if entry is not None:
+            headers["If-None-Match"] = entry.etag
+        response = await self._send("GET", path, params, headers, None, token_digest)
+        if response.status_code == 304 and entry is not None:
+            self.cache_revalidated += 1
+            if cache is not None and fresh > 0:
+                # Restart the freshness window: the upstream just vouched for the body.
+                await cache.put(key, CachedResponse(entry.etag, entry.body, time.time()))
+            return entry.body
+        if response.status_code >= 300:
+            raise error_for_status(response)
+        self.cache_misses += 1
+        etag = response.headers.get("etag")
+        if cache is not None and etag:
+            await cache.put(key, CachedResponse(etag, response.content, time.time()))
+        return response.content
+
+    # -- every request -----------------------------------------------------------------
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        headers: dict[str, str],
+        json_body: Any,
+        token_digest: str,
+    ) -> httpx.Response:
+        """Send with the deadline, breaker, 429 gate and (GETs only) retries applied."""
+        idempotent = method == "GET"
+        self.budget.record_request()
+        attempt = 0
+        while True:
+            remaining = self._remaining()
+            try:
+                self.gate.check(token_digest)
+            except RateLimited429 as exc:
+                raise RateLimited(
+                    "the Spaces API is rate limiting this token", retry_after=exc.retry_after
+                ) from None
+            try:
+                probe = self.breaker.acquire()
+            except CircuitOpen as exc:
+                raise UpstreamUnavailable(
+                    "the Spaces API is failing; calls are paused (circuit open)",
+                    retry_after=exc.retry_after,
+                ) from None
+            try:
+                response = await self._once(method, path, params, headers, json_body, remaining)
+            except (httpx.TransportError, TimeoutError) as exc:
+                self.breaker.failure(probe)
+                if idempotent and isinstance(exc, RETRY_ERRORS) and await self._backoff(attempt):
+                    attempt += 1
+                    continue
+                raise _transport_error(exc) from exc
+            except BaseException:
+                # Cancelled, or a body too large: no verdict on the upstream's health.
+                self.breaker.release(probe)
+                raise
+            if response.status_code >= 500:
+                self.breaker.failure(probe)
+            else:
+                self.breaker.success(probe)
+            if (
+                idempotent
+                and response.status_code in RETRY_STATUSES
+                and await self._backoff(attempt)
+            ):
+                attempt += 1
+                continue
+            if response.status_code == 429:
+                error = error_for_status(response)
+                assert isinstance(error, RateLimited)
+                self.gate.block(token_digest, error.retry_after)
+                raise error
+            return response
+
+    def _remaining(self) -> float | None:
+        scope = current_scope()
+        remaining = None if scope is None else scope.remaining()
+        if remaining is not None and remaining <= 0:
+            raise UpstreamTimeout("the operation's deadline passed before this upstream call")
+        return remaining
+
+    async def _backoff(self, attempt: int) -> bool:
+        """Wait before retry ``attempt`` (0-based); False when no retry may be made."""
+        s = self.settings
+        if attempt >= s.upstream_retries:
+            return False
+        delay = backoff_delay(attempt, s.upstream_retry_base_seconds, s.upstream_retry_cap_seconds)
+        scope = current_scope()
+        remaining = None if scope is None else scope.remaining()
+        if remaining is not None and remaining <= delay:
+            return False
+        if not self.budget.try_spend():
+            return False
+        self.retries_total += 1
+        await asyncio.sleep(delay)
+        return True
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        headers: dict[str, str],
+        json_body: Any,
+        remaining: float | None,
+    ) -> httpx.Response:
+        """One HTTP exchange, the body streamed and cut off past the size limit."""
+        limit = self.settings.max_upstream_body_bytes
+        self.requests_total += 1
+        async with (
+            asyncio.timeout(remaining),
+            self.http.stream(
+                method, path.lstrip("/"), params=_params(params), json=json_body, headers=headers
+            ) as response,
+        ):
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise BodyTooLarge(f"the Spaces API answered with {declared} bytes (limit {limit})")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    # Leaving the block closes the stream: the rest is never read.
+                    raise BodyTooLarge(f"the Spaces API answered with more than {limit} bytes")
+                chunks.append(chunk)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            content=b"".join(chunks),
+            request=response.request,
+        )
+
+
+def _params(params: Params | None) -> dict[str, str | int] | None:
+    return dict(params) if params else None
+
+
+def _transport_error(exc: BaseException) -> SpacesGraphQLError:
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return UpstreamTimeout(f"the Spaces API did not answer in time ({exc!r})")
+    return UpstreamUnavailable(f"the Spaces API is unreachable ({exc!r})")
 
 
 class UpstreamSession:
@@ -119,6 +403,7 @@ class UpstreamSession:
     def __init__(self, client: SpacesClient, token: str) -> None:
         self.client = client
         self._auth = basic_auth(token)
+        self._token_digest = token_hash(token)
         self._slots = asyncio.Semaphore(client.settings.max_concurrency)
         self.requests = 0
 
@@ -131,34 +416,34 @@ class UpstreamSession:
     ) -> Any:
         """Send one upstream request and return its decoded JSON body.
 
-        Raises a :class:`SpacesGraphQLError` subclass for every failure. Writes
-        are never retried; reads are not retried here either (see issue on
-        resilience), so a failure surfaces on the field that needed it.
+        Raises a :class:`SpacesGraphQLError` subclass for every failure, so a
+        failure surfaces on the field that needed it. GETs go through the ETag
+        cache and single flight and may be retried; writes are sent once.
         """
         async with self._slots:
             self.requests += 1
-            self.client.requests_total += 1
-            try:
-                response = await self.client.http.request(
+            if method != "GET":
+                response = await self.client._send(
                     method,
-                    path.lstrip("/"),
-                    params=dict(params) if params else None,
-                    json=json_body,
-                    headers={"Authorization": self._auth},
+                    path,
+                    params,
+                    {"Authorization": self._auth},
+                    json_body,
+                    self._token_digest,
                 )
-            except httpx.TimeoutException as exc:
-                raise UpstreamTimeout(f"the Spaces API did not answer in time ({exc!r})") from exc
-            except httpx.TransportError as exc:
-                raise UpstreamUnavailable(f"the Spaces API is unreachable ({exc!r})") from exc
-        if response.status_code >= 400:
-            raise error_for_status(response)
-        if not response.content:
-            # A DELETE may answer 204 with no body; parsers refuse ``None`` where a body is due.
-            return None
-        try:
-            return json.loads(response.content)
-        except ValueError as exc:
-            raise MalformedPayload("the Spaces API answered with malformed JSON") from exc
+                if response.status_code >= 400:
+                    raise error_for_status(response)
+                return _decode(response.content)
+            read = self.client.get_body(self._token_digest, self._auth, path, params)
+            scope = current_scope()
+            if scope is None:
+                return _decode(await read)
+            # A task of its own, known to the operation: when the operation ends
+            # (the client went away) the read is cancelled even if the one
+            # awaiting it is a loader's batch task that nothing else cancels.
+            task = asyncio.ensure_future(read)
+            scope.track(task)
+            return _decode(await task)
 
     async def get(self, path: str, params: Params | None = None) -> Any:
         """``GET`` a path under the API base and return the JSON body."""
@@ -166,6 +451,7 @@ class UpstreamSession:
 
 
 __all__ = [
+    "BodyTooLarge",
     "SpacesClient",
     "UpstreamError",
     "UpstreamSession",

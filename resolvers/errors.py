@@ -9,6 +9,7 @@ here. Upstream answers are mapped to these classes in ``resolvers/client.py``
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 
@@ -53,9 +54,29 @@ class UpstreamTimeout(UpstreamError):
 
 
 class UpstreamUnavailable(UpstreamError):
-    """The upstream could not be reached at all."""
+    """The upstream could not be reached at all, or its circuit breaker is open.
+
+    ``retry_after`` (whole seconds, also ``extensions.retryAfter``) says when
+    trying again makes sense; the HTTP layer may turn it into ``Retry-After``.
+    """
 
     code = "UPSTREAM_UNAVAILABLE"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **extra: Any) -> None:
+        self.retry_after = None if retry_after is None else max(1, math.ceil(retry_after))
+        if self.retry_after is not None:
+            extra["retryAfter"] = self.retry_after
+        super().__init__(message, **extra)
+
+
+class RateLimited(SpacesGraphQLError):
+    """The upstream rate limits this token (HTTP 429) for ``retry_after`` more seconds."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: float, **extra: Any) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(message, retryAfter=self.retry_after, **extra)
 
 
 class UpstreamRejected(SpacesGraphQLError):

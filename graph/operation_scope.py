@@ -1,0 +1,26 @@
+"""A schema extension that gives every executed operation its upstream scope.
+
+The scope (``resolvers/resilience.py``) carries the operation's deadline
+(``Settings.operation_deadline_seconds``) and cancels the operation's upstream
+reads when execution ends, cancellation included: the HTTP layer cancels
+execution when the client disconnects, and loader batch tasks would otherwise
+keep their upstream requests running for no one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from strawberry.extensions import SchemaExtension
+
+from resolvers.resilience import operation_scope
+
+
+class UpstreamScope(SchemaExtension):
+    """Runs execution (not parsing or validation) inside an operation scope."""
+
+    def on_execute(self) -> Iterator[None]:
+        settings = getattr(self.execution_context.context, "settings", None)
+        seconds = getattr(settings, "operation_deadline_seconds", None)
+        with operation_scope(seconds):
+            yield

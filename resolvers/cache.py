@@ -1,0 +1,195 @@
+"""The upstream ETag cache and the single-flight map of in-flight GETs.
+
+Both are keyed by :func:`cache_key`: a hash of the caller's token and the full
+URL, so nothing crosses tokens and the token itself is never stored (design.md,
+principle 4). The cache holds ``ETag`` + body so that a GET can send
+``If-None-Match`` and reuse the body on ``304``; in-process (:class:`MemoryEtagCache`,
+LRU bounded by entries and bytes) or in Redis (:class:`RedisEtagCache`, shared
+by every process, prefixed keys with a TTL). *Whether* and *how* to use them is
+decided by ``resolvers/client.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import logging
+import struct
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+log = logging.getLogger("spaces_graphql.cache")
+
+T = TypeVar("T")
+REDIS_PREFIX = "spaces-graphql:etag:"
+
+
+def token_hash(token: str) -> str:
+    """A stable digest of an access token, for keys (the token never is one)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def cache_key(token_digest: str, url: str) -> str:
+    """The key of one caller's view of one URL."""
+    return hashlib.sha256(f"{token_digest}\n{url}".encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class CachedResponse:
+    """A validated upstream body: its ``ETag`` and when it was stored (Unix seconds)."""
+
+    etag: str
+    body: bytes
+    stored_at: float
+
+    def age(self) -> float:
+        return time.time() - self.stored_at
+
+
+class EtagCache(Protocol):
+    """Where validated bodies live; lookups never raise (a broken cache is a miss)."""
+
+    async def get(self, key: str) -> CachedResponse | None: ...
+    async def put(self, key: str, entry: CachedResponse) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+class MemoryEtagCache:
+    """In-process LRU bounded by entry count and total body bytes, entries expire after ``ttl``."""
+
+    def __init__(self, max_entries: int, max_bytes: int, max_entry_bytes: int, ttl: float) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_entry_bytes
+        self.ttl = ttl
+        self.bytes = 0
+        self._entries: OrderedDict[str, CachedResponse] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, key: str) -> CachedResponse | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.age() > self.ttl:
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    async def put(self, key: str, entry: CachedResponse) -> None:
+        if len(entry.body) > min(self.max_entry_bytes, self.max_bytes):
+            self._drop(key)
+            return
+        self._drop(key)
+        self._entries[key] = entry
+        self.bytes += len(entry.body)
+        while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
+            self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: str) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.bytes -= len(old.body)
+
+    async def aclose(self) -> None:
+        self._entries.clear()
+        self.bytes = 0
+
+
+_HEADER = struct.Struct("!dH")  # stored_at, length of the ETag
+
+
+class RedisEtagCache:
+    """The ETag cache in Redis: every facade process revalidates with the same ETags.
+
+    One value per key (``stored_at``, ETag, body packed together) under
+    ``prefix``, with a TTL so that Redis bounds it even if nothing evicts; its
+    own ``maxmemory`` policy bounds the bytes. Redis failures count as misses:
+    the cache must never fail a request that the upstream can answer.
+    """
+
+    def __init__(
+        self, url: str, ttl: float, max_entry_bytes: int, prefix: str = REDIS_PREFIX
+    ) -> None:
+        import redis.asyncio as redis
+
+        self._redis: Any = redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self.ttl = max(1, int(ttl))
+        self.max_entry_bytes = max_entry_bytes
+        self.prefix = prefix
+
+    async def get(self, key: str) -> CachedResponse | None:
+        try:
+            raw = await self._redis.get(self.prefix + key)
+        except self._errors as exc:
+            log.warning("ETag cache read failed: %r", exc)
+            return None
+        if not raw or len(raw) < _HEADER.size:
+            return None
+        stored_at, etag_len = _HEADER.unpack_from(raw)
+        start = _HEADER.size
+        etag = raw[start : start + etag_len].decode("latin-1")
+        return CachedResponse(etag, bytes(raw[start + etag_len :]), stored_at)
+
+    async def put(self, key: str, entry: CachedResponse) -> None:
+        if len(entry.body) > self.max_entry_bytes:
+            return
+        etag = entry.etag.encode("latin-1", "replace")[:65535]
+        value = _HEADER.pack(entry.stored_at, len(etag)) + etag + entry.body
+        try:
+            await self._redis.set(self.prefix + key, value, ex=self.ttl)
+        except self._errors as exc:
+            log.warning("ETag cache write failed: %r", exc)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+class SingleFlight(Generic[T]):
+    """Concurrent calls with the same key share one execution.
+
+    The work runs in its own task; every caller awaits it shielded and counts
+    as a waiter. A caller that is cancelled stops waiting, and when the last
+    waiter leaves the work itself is cancelled: a shared upstream request
+    lives exactly as long as someone wants its answer.
+    """
+
+    def __init__(self) -> None:
+        self._flights: dict[str, tuple[asyncio.Task[T], list[int]]] = {}
+        self.shared = 0
+
+    def __len__(self) -> int:
+        return len(self._flights)
+
+    async def do(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
+        flight = self._flights.get(key)
+        if flight is None:
+            task = asyncio.ensure_future(work())
+            flight = (task, [0])
+            self._flights[key] = flight
+            task.add_done_callback(functools.partial(self._forget, key, flight))
+        else:
+            self.shared += 1
+        task, waiters = flight
+        waiters[0] += 1
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done() and waiters[0] == 1:
+                task.cancel()
+            raise
+        finally:
+            waiters[0] -= 1
+
+    def _forget(
+        self, key: str, flight: tuple[asyncio.Task[T], list[int]], _done: asyncio.Task[T]
+    ) -> None:
+        if self._flights.get(key) is flight:
+            del self._flights[key]
