@@ -51,5 +51,12 @@ lock: install
 	{ echo "# Pinned, reproducible install set for spaces-graphql (runtime + dev). Regenerate with: make lock"; \
 	  $(BIN)/python -m pip freeze --all --exclude-editable | grep -v -E "^(spaces-graphql|pip)=="; } > requirements.lock
 
+# Benchmarks (about 7 minutes; loopback only; not part of `make test`). See bench/README.md.
+bench: install
+	$(BIN)/python -m bench run
+
+bench-check: install
+	$(BIN)/python -m bench check
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

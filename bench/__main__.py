@@ -1,0 +1,28 @@
+"""``python -m bench run|check|profile``."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    command = args[0] if args else "run"
+    if command == "run":
+        from bench.run import main as run
+
+        return run(args[1:])
+    if command == "check":
+        from bench.check import main as check
+
+        return check(args[1:])
+    if command == "profile":
+        from bench.profile import main as profile
+
+        return profile(args[1:])
+    print("usage: python -m bench run|check|profile [options]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,125 @@
+"""In-process measurements: upstream waves, and W5's execution CPU against graphql-core."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import MutableMapping
+from typing import Any
+
+import graphql
+import httpx
+import orjson
+
+from bench.measure import Recording
+from bench.workloads import TOKEN, Workload
+from spaces_graphql.app import create_app
+from spaces_graphql.settings import Settings
+
+HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+
+async def facade_waves(upstream: str, w: Workload, warm: int = 1) -> tuple[int, int]:
+    """(upstream requests, sequential waves) of one query through the facade's own code,
+    default settings, over the real sandbox; ``warm`` runs first (batch detection)."""
+    recording = Recording(httpx.AsyncHTTPTransport())
+    app = create_app(
+        Settings.load({"upstream_url": upstream + "/api/v1", "rate_limit_points": 0}),
+        transport=recording,
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://facade") as c,
+    ):
+        for _ in range(warm + 1):
+            recording.calls.clear()
+            response = await c.post("/graphql", content=w.body(), headers=HEADERS)
+            if response.status_code != 200 or b'"errors"' in response.content:
+                raise RuntimeError(f"{w.key}: {response.text[:300]}")
+        return len(recording.calls), recording.waves()
+
+
+async def aggregator_waves(upstream: str, w: Workload, batch: bool) -> tuple[int, int]:
+    recording = Recording(httpx.AsyncHTTPTransport())
+    async with httpx.AsyncClient(
+        base_url=upstream + "/api/v1/", auth=(TOKEN, ""), transport=recording
+    ) as c:
+        await w.aggregate(c, batch)
+        return len(recording.calls), recording.waves()
+
+
+def graphql_core_us_per_field(w: Workload, result: dict[str, Any], fields: int) -> float:
+    """graphql-core alone executing ``w``'s query over ``result``'s data as plain dicts
+    (default resolvers, no Strawberry, parsed and validated once): CPU µs per field."""
+    from graph.schema import schema as strawberry_schema
+
+    schema = graphql.build_schema(strawberry_schema.as_str())
+    document = graphql.parse(w.query)
+    if graphql.validate(schema, document):
+        raise RuntimeError("the W5 query does not validate against the printed schema")
+    root = result["data"]
+    check = graphql.execute(schema, document, root, variable_values=w.variables)
+    if not isinstance(check, graphql.ExecutionResult):
+        raise RuntimeError("graphql-core answered asynchronously over plain dicts")
+    if check.errors or check.data != root:
+        raise RuntimeError(f"graphql-core did not reproduce the result: {check.errors}")
+    return _cpu_per_field(lambda: graphql.execute(schema, document, root), fields)
+
+
+def _cpu_per_field(fn: Any, fields: int, seconds: float = 2.0) -> float:
+    for _ in range(20):
+        fn()
+    n, start = 0, time.process_time()
+    while time.process_time() - start < seconds:
+        fn()
+        n += 1
+    return (time.process_time() - start) / n / fields * 1e6
+
+
+async def strawberry_us_per_field(upstream_payload: bytes, w: Workload, fields: int) -> float:
+    """The facade's own code answering ``w`` in-process (HTTP layer and upstream replayed
+    from ``upstream_payload``, no sockets): CPU µs per field. Counted from the ASGI call,
+    so Starlette, the view, loaders, record parsing, execution and encoding are in it."""
+    import asyncio
+
+    def replay(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=upstream_payload,
+                              headers={"content-type": "application/json"})  # fmt: skip
+
+    app = create_app(Settings.load({"rate_limit_points": 0}), transport=httpx.MockTransport(replay))
+    body = w.body()
+    headers = [(b"authorization", f"Bearer {TOKEN}".encode()),
+               (b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode())]  # fmt: skip
+    out: list[bytes] = []
+
+    async def call() -> None:
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                await asyncio.sleep(3600)
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                out.append(message.get("body", b""))
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": "POST", "scheme": "http", "path": "/graphql", "raw_path": b"/graphql",
+                 "query_string": b"", "root_path": "", "headers": headers,
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}  # fmt: skip
+        await app(scope, receive, send)
+
+    async with app.router.lifespan_context(app):
+        for _ in range(20):
+            await call()
+        data = orjson.loads(b"".join(out[-1:]))
+        if "errors" in data:
+            raise RuntimeError(f"in-process {w.key} failed: {data['errors']}")
+        n, start = 0, time.process_time()
+        while time.process_time() - start < 2.0:
+            await call()
+            n += 1
+        return (time.process_time() - start) / n / fields * 1e6
