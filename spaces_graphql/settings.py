@@ -76,6 +76,8 @@ class Settings:
     persisted_query_manifest: str = ""
     #: Comma-separated origins allowed for CORS and WebSockets (production); empty: none.
     allowed_origins: str = ""
+    #: OpenTelemetry spans (needs the ``otel`` extra; exporters via ``OTEL_*`` variables).
+    otel: bool = False
     # --- upstream resilience (resolvers/client.py applies them) ---
     #: Wall-clock budget of one GraphQL operation's upstream calls; later calls fail fast.
     operation_deadline_seconds: float = 30.0
