@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from spaces_graphql.settings import Settings
+
 log = logging.getLogger("spaces_graphql.cache")
 
 T = TypeVar("T")
@@ -193,3 +195,21 @@ class SingleFlight(Generic[T]):
     ) -> None:
         if self._flights.get(key) is flight:
             del self._flights[key]
+
+
+def etag_cache_for(settings: Settings) -> EtagCache | None:
+    """The cache the settings ask for: none, in-process, or Redis when ``redis_url`` is set."""
+    if settings.upstream_cache_entries == 0:
+        return None
+    if settings.redis_url:
+        return RedisEtagCache(
+            settings.redis_url,
+            ttl=settings.upstream_cache_ttl_seconds,
+            max_entry_bytes=settings.upstream_cache_entry_bytes,
+        )
+    return MemoryEtagCache(
+        max_entries=settings.upstream_cache_entries,
+        max_bytes=settings.upstream_cache_bytes,
+        max_entry_bytes=settings.upstream_cache_entry_bytes,
+        ttl=settings.upstream_cache_ttl_seconds,
+    )

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import re
 import time
 from collections.abc import Mapping
@@ -43,14 +42,12 @@ import httpx
 from resolvers.cache import (
     CachedResponse,
     EtagCache,
-    MemoryEtagCache,
-    RedisEtagCache,
     SingleFlight,
     cache_key,
+    etag_cache_for,
     token_hash,
 )
 from resolvers.errors import (
-    MalformedPayload,
     NotFound,
     RateLimited,
     SpacesGraphQLError,
@@ -70,9 +67,8 @@ from resolvers.resilience import (
     current_scope,
     parse_retry_after,
 )
+from resolvers.transfer import BodyTooLarge, Params, decode_json, exchange, query_params
 from spaces_graphql.settings import Settings
-
-Params = Mapping[str, str | int]
 
 # Upstream IDs are tokens like ``cus_ab12``; anything else never reaches a URL path.
 _UPSTREAM_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
@@ -127,37 +123,6 @@ def error_for_status(response: httpx.Response) -> SpacesGraphQLError:
     return UpstreamError(f"the Spaces API failed ({status}): {message}", upstream_status=status)
 
 
-class BodyTooLarge(UpstreamError):
-    """The upstream body exceeded ``max_upstream_body_bytes``; it was not read further."""
-
-
-def _decode(body: bytes) -> Any:
-    if not body:
-        # A DELETE may answer 204 with no body; parsers refuse ``None`` where a body is due.
-        return None
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise MalformedPayload("the Spaces API answered with malformed JSON") from exc
-
-
-def _etag_cache(settings: Settings) -> EtagCache | None:
-    if settings.upstream_cache_entries == 0:
-        return None
-    if settings.redis_url:
-        return RedisEtagCache(
-            settings.redis_url,
-            ttl=settings.upstream_cache_ttl_seconds,
-            max_entry_bytes=settings.upstream_cache_entry_bytes,
-        )
-    return MemoryEtagCache(
-        max_entries=settings.upstream_cache_entries,
-        max_bytes=settings.upstream_cache_bytes,
-        max_entry_bytes=settings.upstream_cache_entry_bytes,
-        ttl=settings.upstream_cache_ttl_seconds,
-    )
-
-
 class SpacesClient:
     """The process-wide upstream client (one connection pool) and its resilience state.
 
@@ -201,7 +166,7 @@ class SpacesClient:
         )
         self.budget = RetryBudget(settings.upstream_retry_budget)
         self.gate = RetryAfterGate()
-        self.cache = cache if cache is not None else _etag_cache(settings)
+        self.cache = cache if cache is not None else etag_cache_for(settings)
         self.flights: SingleFlight[bytes] = SingleFlight()
         self.requests_total = 0
         self.retries_total = 0
@@ -234,8 +199,10 @@ class SpacesClient:
         self, token_digest: str, auth: str, path: str, params: Params | None
     ) -> bytes:
         """A GET's body: from the ETag cache, a shared in-flight request, or the upstream."""
-        url = str(self.http.build_request("GET", path.lstrip("/"), params=_params(params)).url)
+        url = str(self.http.build_request("GET", path.lstrip("/"), params=query_params(params)).url)
         key = cache_key(token_digest, url)
+        # Joiners share the first caller's request, hence its deadline too; all
+        # operations have the same deadline setting, so they differ by their age only.
         return await self.flights.do(
             key, lambda: self._revalidating_get(key, token_digest, auth, path, params)
         )
@@ -359,36 +326,17 @@ class SpacesClient:
         json_body: Any,
         remaining: float | None,
     ) -> httpx.Response:
-        """One HTTP exchange, the body streamed and cut off past the size limit."""
-        limit = self.settings.max_upstream_body_bytes
         self.requests_total += 1
-        async with (
-            asyncio.timeout(remaining),
-            self.http.stream(
-                method, path.lstrip("/"), params=_params(params), json=json_body, headers=headers
-            ) as response,
-        ):
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise BodyTooLarge(f"the Spaces API answered with {declared} bytes (limit {limit})")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    # Leaving the block closes the stream: the rest is never read.
-                    raise BodyTooLarge(f"the Spaces API answered with more than {limit} bytes")
-                chunks.append(chunk)
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            content=b"".join(chunks),
-            request=response.request,
+        return await exchange(
+            self.http,
+            method,
+            path,
+            params=params,
+            headers=headers,
+            json_body=json_body,
+            limit=self.settings.max_upstream_body_bytes,
+            within=remaining,
         )
-
-
-def _params(params: Params | None) -> dict[str, str | int] | None:
-    return dict(params) if params else None
 
 
 def _transport_error(exc: BaseException) -> SpacesGraphQLError:
@@ -433,17 +381,17 @@ class UpstreamSession:
                 )
                 if response.status_code >= 400:
                     raise error_for_status(response)
-                return _decode(response.content)
+                return decode_json(response.content)
             read = self.client.get_body(self._token_digest, self._auth, path, params)
             scope = current_scope()
             if scope is None:
-                return _decode(await read)
+                return decode_json(await read)
             # A task of its own, known to the operation: when the operation ends
             # (the client went away) the read is cancelled even if the one
             # awaiting it is a loader's batch task that nothing else cancels.
             task = asyncio.ensure_future(read)
             scope.track(task)
-            return _decode(await task)
+            return decode_json(await task)
 
     async def get(self, path: str, params: Params | None = None) -> Any:
         """``GET`` a path under the API base and return the JSON body."""

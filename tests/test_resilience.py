@@ -26,7 +26,7 @@ from resolvers.resilience import (
     operation_scope,
 )
 from spaces_graphql.app import create_app
-from spaces_graphql.settings import Settings
+from spaces_graphql.settings import Settings, SettingsError
 from tests.sandbox.conftest import serving
 from tests.support import ALICE, BOB, RecordingTransport, harness
 from tests.upstream_support import FAST_RETRIES, upstream
@@ -449,3 +449,31 @@ async def test_client_disconnect_over_a_socket_cancels_upstream_requests() -> No
                 break
             await asyncio.sleep(0.02)
         assert hangs == {"started": 1, "completed": 0, "cancelled": 1}
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+def test_resilience_settings_come_from_the_environment() -> None:
+    s = Settings.load(
+        environ={
+            "SPACES_GRAPHQL_OPERATION_DEADLINE_SECONDS": "2.5",
+            "SPACES_GRAPHQL_UPSTREAM_RETRIES": "1",
+            "SPACES_GRAPHQL_BREAKER_OPEN_SECONDS": "4",
+            "SPACES_GRAPHQL_MAX_UPSTREAM_BODY_BYTES": "1000",
+            "SPACES_GRAPHQL_UPSTREAM_CACHE_FRESH_SECONDS": "3",
+        }
+    )
+    assert (s.operation_deadline_seconds, s.upstream_retries, s.breaker_open_seconds) == (2.5, 1, 4)
+    assert (s.max_upstream_body_bytes, s.upstream_cache_fresh_seconds) == (1000, 3)
+    defaults = Settings()
+    assert (defaults.operation_deadline_seconds, defaults.upstream_retries) == (30.0, 2)
+    assert (defaults.breaker_failure_threshold, defaults.breaker_open_seconds) == (5, 30.0)
+    assert defaults.max_upstream_body_bytes == 10 * 1024 * 1024
+    for bad in (
+        {"upstream_retries": 9},
+        {"operation_deadline_seconds": 0},
+        {"upstream_retry_budget": -1},
+    ):
+        with pytest.raises(SettingsError):
+            Settings(**bad)
