@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from typing import Literal
 
 import httpx
 
@@ -67,10 +68,25 @@ def settings_from_args(ns: argparse.Namespace, **fixed: object) -> Settings:
     return Settings.load(overrides)
 
 
+def _fast_server() -> tuple[Literal["uvloop", "asyncio"], Literal["httptools", "h11"]]:
+    """uvloop and httptools (``uvicorn[standard]``); uvicorn's pure-Python defaults only where
+    they cannot be installed (uvloop has no Windows build)."""
+    import importlib.util
+
+    loop: Literal["uvloop", "asyncio"] = (
+        "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    )
+    http: Literal["httptools", "h11"] = (
+        "httptools" if importlib.util.find_spec("httptools") else "h11"
+    )
+    return loop, http
+
+
 def serve(settings: Settings) -> None:
-    """Run the facade under uvicorn (uvloop and httptools when installed)."""
+    """Run the facade under uvicorn with uvloop and httptools."""
     import uvicorn
 
+    loop, http = _fast_server()
     if settings.workers > 1:
         # Worker processes rebuild the same settings from the environment.
         for f in dataclasses.fields(Settings):
@@ -83,12 +99,19 @@ def serve(settings: Settings) -> None:
             port=settings.port,
             workers=settings.workers,
             log_level=settings.log_level,
+            loop=loop,
+            http=http,
         )
         return
     from spaces_graphql.app import create_app
 
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        loop=loop,
+        http=http,
     )
 
 

@@ -37,13 +37,16 @@ class Settings:
     workers: int = 1
     #: Whether the upstream answers ``GET /customers?ids=a,b``; ``auto`` probes it once.
     batch_ids: BatchIds = "auto"
-    #: Upper bound on concurrent upstream requests made for one GraphQL operation.
-    max_concurrency: int = 32
+    #: Upper bound on concurrent upstream requests made for one GraphQL operation. 100 is
+    #: the upstream's page size: one page of parents fans out into at most 100 child
+    #: requests, which then go in one wave (design principle 3) instead of four.
+    max_concurrency: int = 100
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     pool_timeout: float = 5.0
     max_connections: int = 100
-    max_keepalive_connections: int = 50
+    #: As many as the pool holds: a 100-wide wave reuses its connections next time.
+    max_keepalive_connections: int = 100
     #: Plain-HTTP upstreams are refused unless they are loopback (the sandbox).
     allow_insecure_upstream: bool = False
     #: Development only: REST Hook targets may be loopback (http or https) for local receivers.
