@@ -33,7 +33,7 @@ import asyncio
 import base64
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -69,6 +69,7 @@ from resolvers.resilience import (
 )
 from resolvers.transfer import BodyTooLarge, Params, decode_json, exchange, query_params
 from spaces_graphql.settings import Settings
+from spaces_graphql.tracing import Tracing
 
 # Upstream IDs are tokens like ``cus_ab12``; anything else never reaches a URL path.
 _UPSTREAM_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
@@ -167,8 +168,11 @@ class SpacesClient:
         self.budget = RetryBudget(settings.upstream_retry_budget)
         self.gate = RetryAfterGate()
         self.cache = cache if cache is not None else etag_cache_for(settings)
-        self.flights: SingleFlight[bytes] = SingleFlight()
+        self.flights: SingleFlight[tuple[bytes, bool]] = SingleFlight()
         self.requests_total = 0
+        #: Called with (method, route template, status or 0, seconds) after each request.
+        self.observer: Callable[[str, str, int, float], None] | None = None
+        self.tracing = Tracing(settings.otel)
         self.retries_total = 0
         self.cache_hits = 0
         self.cache_misses = 0
@@ -189,34 +193,49 @@ class SpacesClient:
         if self.cache is not None:
             await self.cache.aclose()
 
-    def session(self, token: str) -> UpstreamSession:
+    def session(self, token: str, traceparent: str | None = None) -> UpstreamSession:
         """A per-operation view of the client, bound to the caller's token."""
-        return UpstreamSession(self, token)
+        return UpstreamSession(self, token, traceparent)
 
     # -- reads -------------------------------------------------------------------------
 
     async def get_body(
-        self, token_digest: str, auth: str, path: str, params: Params | None
-    ) -> bytes:
-        """A GET's body: from the ETag cache, a shared in-flight request, or the upstream."""
+        self,
+        token_digest: str,
+        auth: str,
+        path: str,
+        params: Params | None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> tuple[bytes, bool]:
+        """A GET's body and whether the cache answered it (fresh, or revalidated by a 304).
+
+        From the ETag cache, a shared in-flight request, or the upstream.
+        """
         url = str(self.http.build_request("GET", path.lstrip("/"), params=query_params(params)).url)
         key = cache_key(token_digest, url)
         # Joiners share the first caller's request, hence its deadline too; all
         # operations have the same deadline setting, so they differ by their age only.
         return await self.flights.do(
-            key, lambda: self._revalidating_get(key, token_digest, auth, path, params)
+            key,
+            lambda: self._revalidating_get(key, token_digest, auth, path, params, extra_headers),
         )
 
     async def _revalidating_get(
-        self, key: str, token_digest: str, auth: str, path: str, params: Params | None
-    ) -> bytes:
+        self,
+        key: str,
+        token_digest: str,
+        auth: str,
+        path: str,
+        params: Params | None,
+        extra_headers: Mapping[str, str] | None,
+    ) -> tuple[bytes, bool]:
         cache = self.cache
         entry = await cache.get(key) if cache is not None else None
         fresh = self.settings.upstream_cache_fresh_seconds
         if entry is not None and fresh > 0 and entry.age() < fresh:
             self.cache_hits += 1
-            return entry.body
-        headers = {"Authorization": auth}
+            return entry.body, True
+        headers = {**(extra_headers or {}), "Authorization": auth}
         if entry is not None:
             headers["If-None-Match"] = entry.etag
         response = await self._send("GET", path, params, headers, None, token_digest)
@@ -225,14 +244,14 @@ class SpacesClient:
             if cache is not None and fresh > 0:
                 # Restart the freshness window: the upstream just vouched for the body.
                 await cache.put(key, CachedResponse(entry.etag, entry.body, time.time()))
-            return entry.body
+            return entry.body, True
         if response.status_code >= 300:
             raise error_for_status(response)
         self.cache_misses += 1
         etag = response.headers.get("etag")
         if cache is not None and etag:
             await cache.put(key, CachedResponse(etag, response.content, time.time()))
-        return response.content
+        return response.content, False
 
     # -- every request -----------------------------------------------------------------
 
@@ -327,16 +346,46 @@ class SpacesClient:
         remaining: float | None,
     ) -> httpx.Response:
         self.requests_total += 1
-        return await exchange(
-            self.http,
-            method,
-            path,
-            params=params,
-            headers=headers,
-            json_body=json_body,
-            limit=self.settings.max_upstream_body_bytes,
-            within=remaining,
-        )
+        route = route_template(path)
+        started = time.perf_counter()
+        with self.tracing.upstream(method, route, headers) as span:
+            try:
+                response = await exchange(
+                    self.http,
+                    method,
+                    path,
+                    params=params,
+                    headers=headers,
+                    json_body=json_body,
+                    limit=self.settings.max_upstream_body_bytes,
+                    within=remaining,
+                )
+            except BaseException as exc:
+                self._observe(method, route, 0, time.perf_counter() - started)
+                self.tracing.finish(span, None, exc)
+                raise
+        self._observe(method, route, response.status_code, time.perf_counter() - started)
+        self.tracing.finish(span, response.status_code)
+        return response
+
+    def _observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        if self.observer is not None:
+            self.observer(method, route, status, seconds)
+
+
+_KNOWN_SEGMENTS = frozenset(
+    {"account", "spaces", "customers", "subscriptions", "invoices", "captured_emails",
+     "events", "webhooks", "resource_subscriptions", "pay", "openapi.json"}
+)  # fmt: skip
+
+
+def route_template(path: str) -> str:
+    """``customers/cus_1/subscriptions/sub_2`` -> ``/customers/{id}/subscriptions/{id}``.
+
+    Metrics and span names need bounded label values: IDs must not leak into them.
+    """
+    parts = [p for p in path.strip("/").split("/") if p]
+    return "/" + "/".join(p if p in _KNOWN_SEGMENTS else "{id}" for p in parts)
 
 
 def _transport_error(exc: BaseException) -> SpacesGraphQLError:
@@ -348,12 +397,15 @@ def _transport_error(exc: BaseException) -> SpacesGraphQLError:
 class UpstreamSession:
     """The caller's token plus this operation's concurrency bound and request count."""
 
-    def __init__(self, client: SpacesClient, token: str) -> None:
+    def __init__(self, client: SpacesClient, token: str, traceparent: str | None = None) -> None:
         self.client = client
         self._auth = basic_auth(token)
         self._token_digest = token_hash(token)
         self._slots = asyncio.Semaphore(client.settings.max_concurrency)
+        # The only header besides auth that goes upstream: W3C trace context.
+        self._trace = {"traceparent": traceparent} if traceparent else {}
         self.requests = 0
+        self.cache_hits = 0
 
     async def request(
         self,
@@ -375,23 +427,26 @@ class UpstreamSession:
                     method,
                     path,
                     params,
-                    {"Authorization": self._auth},
+                    {**self._trace, "Authorization": self._auth},
                     json_body,
                     self._token_digest,
                 )
                 if response.status_code >= 400:
                     raise error_for_status(response)
                 return decode_json(response.content)
-            read = self.client.get_body(self._token_digest, self._auth, path, params)
+            read = self.client.get_body(self._token_digest, self._auth, path, params, self._trace)
             scope = current_scope()
             if scope is None:
-                return decode_json(await read)
-            # A task of its own, known to the operation: when the operation ends
-            # (the client went away) the read is cancelled even if the one
-            # awaiting it is a loader's batch task that nothing else cancels.
-            task = asyncio.ensure_future(read)
-            scope.track(task)
-            return decode_json(await task)
+                body, cached = await read
+            else:
+                # A task of its own, known to the operation: when the operation ends
+                # (the client went away) the read is cancelled even if the one
+                # awaiting it is a loader's batch task that nothing else cancels.
+                task = asyncio.ensure_future(read)
+                scope.track(task)
+                body, cached = await task
+            self.cache_hits += cached
+            return decode_json(body)
 
     async def get(self, path: str, params: Params | None = None) -> Any:
         """``GET`` a path under the API base and return the JSON body."""

@@ -77,6 +77,7 @@ class Runtime:
     async def open(self) -> None:
         s = self.settings
         self._client = SpacesClient(s, self.transport)
+        self._client.observer = self.metrics.observe_upstream
         if s.redis_url:
             import redis.asyncio as redis
 
@@ -113,7 +114,7 @@ class Runtime:
         traceparent: str | None = None,
     ) -> Context:
         """A fresh per-operation context: the caller's upstream session and new loaders."""
-        upstream = self.client.session(caller.token)
+        upstream = self.client.session(caller.token, traceparent)
         return Context(
             request=request,
             response=response,
