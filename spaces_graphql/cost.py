@@ -81,7 +81,9 @@ class CostCalculator:
             if isinstance(arg.value, VariableNode):
                 out[arg.name.value] = self.variables.get(arg.value.name.value)
             else:
-                out[arg.name.value] = value_from_ast(arg.value, definition.type, dict(self.variables))
+                out[arg.name.value] = value_from_ast(
+                    arg.value, definition.type, dict(self.variables)
+                )
         return out
 
     def _selection(

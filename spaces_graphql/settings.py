@@ -212,7 +212,9 @@ def validate(s: Settings) -> None:
     if s.rate_limit_points < 0 or s.rate_limit_period <= 0:
         raise SettingsError("rate_limit_points must be >= 0 and rate_limit_period > 0")
     if s.persisted_query_manifest and not os.path.isfile(s.persisted_query_manifest):
-        raise SettingsError(f"persisted_query_manifest: no such file {s.persisted_query_manifest!r}")
+        raise SettingsError(
+            f"persisted_query_manifest: no such file {s.persisted_query_manifest!r}"
+        )
     if s.ide_default_headers:
         _validate_ide_headers(s)
 

@@ -128,7 +128,12 @@ async def harness(
     sandbox_app = create_sandbox(sandbox_config or SandboxConfig())
     recording = RecordingTransport(httpx.ASGITransport(app=sandbox_app))
     config = Settings(
-        **{"upstream_url": "http://127.0.0.1/api/v1", "batch_ids": "auto", "profile": "development", **settings}
+        **{
+            "upstream_url": "http://127.0.0.1/api/v1",
+            "batch_ids": "auto",
+            "profile": "development",
+            **settings,
+        }
     )
     app = create_app(config, transport=recording, resolve_host=resolve_host)
     async with (

@@ -96,10 +96,13 @@ def test_persisted_query_registered_on_one_runs_on_the_other(pair: tuple[str, st
 def test_websocket_origins_are_checked_in_production() -> None:
     settings = Settings(profile="production", allowed_origins="https://app.example")
     with TestClient(create_app(settings)) as client:
-        with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(
-            "/graphql",
-            subprotocols=["graphql-transport-ws"],
-            headers={"Origin": "https://evil.example"},
-        ) as ws:
+        with (
+            pytest.raises(WebSocketDisconnect) as refused,
+            client.websocket_connect(
+                "/graphql",
+                subprotocols=["graphql-transport-ws"],
+                headers={"Origin": "https://evil.example"},
+            ) as ws,
+        ):
             ws.receive_json()
         assert refused.value.code == 4403
