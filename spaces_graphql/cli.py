@@ -101,6 +101,7 @@ def serve(settings: Settings) -> None:
             log_level=settings.log_level,
             loop=loop,
             http=http,
+            server_header=False,
         )
         return
     from spaces_graphql.app import create_app
@@ -112,6 +113,8 @@ def serve(settings: Settings) -> None:
         log_level=settings.log_level,
         loop=loop,
         http=http,
+        # Say nothing about the server software (security scanners flag it).
+        server_header=False,
     )
 
 
