@@ -120,3 +120,29 @@ def test_readyz_fails_when_upstream_is_down() -> None:
     finally:
         facade.terminate()
         facade.wait(timeout=10)
+
+
+def test_serve_with_two_workers(stack: Stack) -> None:
+    """``serve --workers 2``: worker processes rebuild the same settings and answer alike."""
+    fp = free_port()
+    facade = _spawn(
+        "serve", "--port", str(fp), "--workers", "2",
+        "--upstream", f"{stack.sandbox}/api/v1",
+    )  # fmt: skip
+    try:
+        wait_for(f"http://127.0.0.1:{fp}/healthz", facade)
+        q = {"query": "{ viewer { name } }"}
+        answers = {
+            httpx.post(f"http://127.0.0.1:{fp}/graphql", json=q, headers=AUTH).json()["data"][
+                "viewer"
+            ]["name"]
+            for _ in range(10)
+        }
+        assert len(answers) == 1
+        # The production profile (serve's default) holds in every worker.
+        assert (
+            httpx.get(f"http://127.0.0.1:{fp}/graphql", params=q, headers=AUTH).status_code == 405
+        )
+    finally:
+        facade.terminate()
+        facade.wait(timeout=15)
