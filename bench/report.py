@@ -86,12 +86,13 @@ def plot(result: dict[str, Any], path: Path) -> bool:
                         (r["result_bytes"] / 1024, r["facade_p50_ms"]),
                         textcoords="offset points", xytext=(6, 4), fontsize=8)  # fmt: skip
         ax.set_xscale("log")
+        ax.set_yscale("log")
         ax.set_xlabel("result size (KiB, log)")
         ax.set_title(
             f"upstream {'with' if mode == 'batch' else 'without'} batch-by-ids, 20 ms/request"
         )
         ax.grid(True, alpha=0.3)
-    axes[0].set_ylabel("latency (ms)")
+    axes[0].set_ylabel("latency (ms, log)")
     axes[0].legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

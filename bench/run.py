@@ -184,7 +184,7 @@ async def load_phase(
         rows[w.key]["peak_rss_mb"] = round(peak_rss_mb(pid), 1)
     log(f"[batch] soak: 32 clients, all workloads mixed, {opts.soak} s")
     reset_peak_rss(pid)
-    soak = await closed_loop(port, [w.body() for w in workloads], 32, opts.soak, warmup=0.0)
+    soak = await closed_loop(port, [w.body() for w in workloads], 32, opts.soak)
     out["soak"] = {**soak.summary(), "clients": 32, "workloads": [w.key for w in workloads],
                    "peak_rss_mb": round(peak_rss_mb(pid), 1)}  # fmt: skip
     log(f"    {soak.ops} operations, {soak.errors} errors, {soak.per_second:.1f}/s")
