@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from graph.captured_email import CapturedEmail
 from graph.context import Info
 from graph.customer import Customer
@@ -50,31 +52,27 @@ async def resolve_node(info: Info, value: str, argument: str = "id") -> Node | N
         raise BadUserInput(f"`{argument}` is not a valid ID", argument=argument)
     type_name, key = decoded
     loaders = info.context.loaders
+    parsed: object
     if type_name == "Space":
-        space = await loaders.space.get(_space_id(key, argument))
-        return None if space is None else Space.from_record(space)
-    if type_name == "Customer":
-        customer = await loaders.customer.get(_checked(key, argument))
-        return None if customer is None else Customer.from_record(customer)
-    if type_name == "Invoice":
-        invoice = await loaders.invoice.get(_checked(key, argument))
-        return None if invoice is None else Invoice.from_record(invoice)
-    if type_name == "Subscription":
+        parsed = _space_id(key, argument)
+    elif type_name == "Subscription":
         customer_id, _, token = key.partition("/")
-        pair = (_checked(customer_id, argument), _checked(token, argument))
-        sub = await loaders.subscription.get(pair)
-        return None if sub is None else Subscription.from_record(sub)
-    if type_name == "Event":
-        event = await loaders.event.get(_checked(key, argument))
-        return None if event is None else Event.from_record(event)
-    if type_name == "Webhook":
-        webhook = await loaders.webhook.get(_checked(key, argument))
-        return None if webhook is None else Webhook.from_record(webhook)
-    if type_name == "CapturedEmail":
-        email = await loaders.captured_email.get(_checked(key, argument))
-        return None if email is None else CapturedEmail.from_record(email)
-    hook = await loaders.resource_subscription.get(_checked(key, argument))
-    return None if hook is None else ResourceSubscription.from_record(hook)
+        parsed = (_checked(customer_id, argument), _checked(token, argument))
+    else:
+        parsed = _checked(key, argument)
+    loader, wrap = {
+        "Space": (loaders.space, Space.from_record),
+        "Customer": (loaders.customer, Customer.from_record),
+        "Invoice": (loaders.invoice, Invoice.from_record),
+        "Subscription": (loaders.subscription, Subscription.from_record),
+        "Event": (loaders.event, Event.from_record),
+        "Webhook": (loaders.webhook, Webhook.from_record),
+        "CapturedEmail": (loaders.captured_email, CapturedEmail.from_record),
+        "ResourceSubscription": (loaders.resource_subscription, ResourceSubscription.from_record),
+    }[type_name]
+    record: Any = await loader.get(parsed)  # type: ignore[attr-defined]
+    node: Node | None = None if record is None else wrap(record)  # type: ignore[operator]
+    return node
 
 
 async def space_by_any_id(info: Info, value: str) -> Space | None:
