@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import NewType
 
@@ -11,10 +12,9 @@ from strawberry.types.scalar import ScalarDefinition
 
 def _serialize(value: int | datetime) -> str:
     if isinstance(value, datetime):
-        moment = value.astimezone(UTC)
-    else:
-        moment = datetime.fromtimestamp(value, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        value = int(value.timestamp())
+    # time.gmtime + strftime is twice as fast as datetime's; one runs per date per object.
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
 
 
 def _parse(value: object) -> int:

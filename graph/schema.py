@@ -11,6 +11,7 @@ from strawberry.types import ExecutionContext
 from graph.captured_email import CapturedEmail
 from graph.customer import Customer
 from graph.event import Event
+from graph.fast_paths import streamline
 from graph.invoice import Invoice
 from graph.mutation import Mutation
 from graph.operation_scope import UpstreamScope
@@ -43,7 +44,7 @@ class Schema(strawberry.Schema):
 
 def build_schema() -> Schema:
     """Build the facade's schema (the same for every profile)."""
-    return Schema(
+    built = Schema(
         query=Query,
         mutation=Mutation,
         subscription=SubscriptionRoot,
@@ -61,6 +62,8 @@ def build_schema() -> Schema:
             )
         ],
     )  # fmt: skip
+    streamline(built)
+    return built
 
 
 schema = build_schema()

@@ -162,6 +162,9 @@ def _req(obj: Json, key: str, kind: str) -> Any:
 
 
 def _int(obj: Json, key: str, kind: str) -> int:
+    value = obj.get(key)
+    if type(value) is int:  # the common case, checked first: parsing is per object
+        return value
     value = _req(obj, key, kind)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise MalformedPayload(f"upstream {kind}.{key} is not an integer")
@@ -178,6 +181,9 @@ def _opt_int(obj: Json, key: str, kind: str) -> int | None:
 
 
 def _str(obj: Json, key: str, kind: str) -> str:
+    value = obj.get(key)
+    if type(value) is str:
+        return value
     value = _req(obj, key, kind)
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise MalformedPayload(f"upstream {kind}.{key} is not a string")
@@ -186,7 +192,9 @@ def _str(obj: Json, key: str, kind: str) -> str:
 
 def _opt_str(obj: Json, key: str) -> str | None:
     value = obj.get(key)
-    return None if value is None else str(value)
+    if value is None or type(value) is str:
+        return value
+    return str(value)
 
 
 def _currency(obj: Json, kind: str) -> str:
@@ -196,7 +204,7 @@ def _currency(obj: Json, kind: str) -> str:
 
 
 def _expect_object(obj: Any, kind: str) -> Json:
-    if not isinstance(obj, Mapping):
+    if not isinstance(obj, dict):
         raise MalformedPayload(f"upstream {kind} is not a JSON object")
     return obj
 
@@ -236,7 +244,7 @@ def parse_customer(obj: Any) -> CustomerRecord:
     o = _expect_object(obj, "customer")
     cid = customer_identity(o)
     space_obj = o.get("space")
-    space = parse_space(space_obj) if isinstance(space_obj, Mapping) else None
+    space = parse_space(space_obj) if isinstance(space_obj, dict) else None
     created = o.get("created")
     partial = space is None or created is None or "email" not in o or "name" not in o
     return CustomerRecord(
@@ -251,7 +259,7 @@ def parse_customer(obj: Any) -> CustomerRecord:
 
 def _customer_ref(o: Json, kind: str) -> tuple[str, CustomerRecord | None]:
     ref = o.get("customer")
-    if isinstance(ref, Mapping):
+    if isinstance(ref, dict):
         record = parse_customer(ref)
         return record.id, record
     if isinstance(ref, str) and ref:
@@ -279,7 +287,7 @@ def _items(o: Json, currency: str, kind: str) -> list[ItemRecord]:
     raw = o.get("items")
     if raw is None:
         return []
-    data = raw.get("data") if isinstance(raw, Mapping) else raw
+    data = raw.get("data") if isinstance(raw, dict) else raw
     if not isinstance(data, list):
         raise MalformedPayload(f"upstream {kind}.items is not a list")
     return [parse_item(item, currency, kind + "_item") for item in data]
@@ -325,7 +333,7 @@ def parse_invoice(obj: Any) -> InvoiceRecord:
     cid, customer = _customer_ref(o, "invoice")
     currency = _currency(o, "invoice")
     sub = o.get("subscription")
-    if isinstance(sub, Mapping):
+    if isinstance(sub, dict):
         sub = sub.get("token")
     return InvoiceRecord(
         id=_str(o, "id", "invoice"),
@@ -352,7 +360,7 @@ def parse_captured_email(obj: Any) -> CapturedEmailRecord:
         id=_str(o, "id", "captured_email"),
         created=_int(o, "created", "captured_email"),
         email=_str(o, "email", "captured_email"),
-        space=parse_space(space_obj) if isinstance(space_obj, Mapping) else None,
+        space=parse_space(space_obj) if isinstance(space_obj, dict) else None,
     )
 
 
@@ -366,7 +374,7 @@ _SNAPSHOT_PARSERS: dict[str, Callable[[Any], Resource]] = {
 
 def parse_resource(obj: Any) -> Resource | None:
     """An event's snapshot, typed by its ``object`` (or by the event type's prefix)."""
-    if not isinstance(obj, Mapping):
+    if not isinstance(obj, dict):
         return None
     parser = _SNAPSHOT_PARSERS.get(str(obj.get("object")))
     return parser(obj) if parser else None
@@ -376,8 +384,8 @@ def parse_event(obj: Any) -> EventRecord:
     o = _expect_object(obj, "event")
     etype = _str(o, "type", "event")
     data = o.get("data")
-    snapshot = data.get("object") if isinstance(data, Mapping) else None
-    if isinstance(snapshot, Mapping) and "object" not in snapshot:
+    snapshot = data.get("object") if isinstance(data, dict) else None
+    if isinstance(snapshot, dict) and "object" not in snapshot:
         snapshot = {**snapshot, "object": etype.split(".", 1)[0]}
     return EventRecord(
         id=_str(o, "id", "event"),

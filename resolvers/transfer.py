@@ -7,11 +7,11 @@ which limits; nothing here chooses a policy.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import orjson
 
 from resolvers.errors import MalformedPayload, UpstreamError
 
@@ -33,8 +33,8 @@ def decode_json(body: bytes) -> Any:
         # A DELETE may answer 204 with no body; parsers refuse ``None`` where a body is due.
         return None
     try:
-        return json.loads(body)
-    except ValueError as exc:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise MalformedPayload("the Spaces API answered with malformed JSON") from exc
 
 
