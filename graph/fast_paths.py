@@ -19,15 +19,32 @@ hook ``resolve`` still apply: graphql-core wraps whatever resolver a field has.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
-from graphql import GraphQLObjectType, GraphQLResolveInfo
+from graphql import (
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    is_leaf_type,
+)
 from strawberry import Schema
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 Resolve = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LeafPlan:
+    """How :class:`graph.executor.LeanExecutionContext` answers a plain scalar field directly."""
+
+    get: Callable[[Any], Any]
+    output_type: GraphQLLeafType
+    nullable: bool
 
 
 def streamline(schema: Schema) -> int:
@@ -40,17 +57,18 @@ def streamline(schema: Schema) -> int:
             field = graphql_field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
             if not isinstance(field, StrawberryField) or field.extensions:
                 continue
-            resolve = _direct(schema, field, graphql_field.resolve)
+            resolve = _direct(schema, field, graphql_field)
             if resolve is not None:
                 graphql_field.resolve = resolve
                 installed += 1
     return installed
 
 
-def _direct(schema: Schema, field: StrawberryField, current: Resolve | None) -> Resolve | None:
-    if getattr(current, "_is_default", False):
+def _direct(schema: Schema, field: StrawberryField, graphql_field: GraphQLField) -> Resolve | None:
+    current = graphql_field.resolve
+    if getattr(current, "_is_default", False) or hasattr(current, "leaf"):
         # Strawberry marks its own no-resolver wrapper; a handler-wrapped field is not marked.
-        return _attribute(field.python_name)
+        return _attribute(field.python_name, graphql_field)
     resolver = field.base_resolver
     if (
         resolver is None
@@ -70,12 +88,17 @@ def _direct(schema: Schema, field: StrawberryField, current: Resolve | None) -> 
     return _method_with_info(method, info_parameter.name, schema.config.info_class, field)
 
 
-def _attribute(name: str) -> Resolve:
+def _attribute(name: str, graphql_field: GraphQLField) -> Resolve:
     get = attrgetter(name)
 
     def resolve(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
         return get(source)
 
+    output = graphql_field.type
+    nullable = not isinstance(output, GraphQLNonNull)
+    inner = output.of_type if isinstance(output, GraphQLNonNull) else output
+    if is_leaf_type(inner) and not graphql_field.args:
+        resolve.leaf = LeafPlan(get, inner, nullable)  # type: ignore[attr-defined]
     return resolve
 
 

@@ -11,6 +11,7 @@ from strawberry.types import ExecutionContext
 from graph.captured_email import CapturedEmail
 from graph.customer import Customer
 from graph.event import Event
+from graph.executor import LeanExecutionContext
 from graph.fast_paths import streamline
 from graph.invoice import Invoice
 from graph.mutation import Mutation
@@ -51,6 +52,7 @@ def build_schema() -> Schema:
         types=[Space, Customer, Subscription, Invoice, CapturedEmail, Event, Webhook,
                ResourceSubscription],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        execution_context_class=LeanExecutionContext,
         extensions=[
             # Documents repeat (clients send the same few operations): parse and validate once.
             lambda: ParserCache(maxsize=1024),

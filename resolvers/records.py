@@ -233,6 +233,8 @@ def parse_space(obj: Any) -> SpaceRecord:
 def customer_identity(o: Json) -> str:
     """A customer's ID, spelled ``id`` or (in some event payloads) ``token``."""
     value = o.get("id")
+    if type(value) is str:
+        return value
     if value is None:
         value = o.get("token")
     if value is None or isinstance(value, bool) or not isinstance(value, str | int):

@@ -1,0 +1,172 @@
+"""The short paths (graph/fast_paths.py, graph/executor.py) answer exactly as Strawberry does.
+
+Every query runs against two schemas built from the same types: Strawberry's
+own (its resolver chain, its execution context) and the facade's streamlined
+one. Results, errors, paths and locations must be identical, including every
+case the short path hands back to graphql-core.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import pytest
+import strawberry
+from graphql import GraphQLResolveInfo
+from strawberry.extensions import SchemaExtension
+
+from graph.executor import LeanExecutionContext
+from graph.fast_paths import LeafPlan, streamline
+from graph.schema import schema as facade_schema
+
+
+@strawberry.enum
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.type
+class Item:
+    name: str
+    nickname: str | None
+    count: int  # 2**40 for one item: Int refuses it
+    ratio: float
+    flag: bool
+    colour: Colour
+    broken_name: str  # set to None: a null in a non-null field
+    odd: str | None  # set to a dict, which String refuses
+    tags: list[str]
+    _secret: strawberry.Private[str]
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.name.upper()
+
+    @strawberry.field
+    def with_info(self, info: strawberry.Info) -> str:
+        return f"{info.field_name}:{self.name}"
+
+    @strawberry.field
+    def greet(self, who: str = "you") -> str:
+        return f"{self.name} greets {who}"
+
+    @strawberry.field
+    def fails(self) -> str | None:
+        raise ValueError("this field always fails")
+
+
+def _items() -> list[Item]:
+    return [
+        Item(
+            name=f"n{i}", nickname=None if i % 2 else f"nick{i}", count=2**40 if i == 3 else i, ratio=i / 2,
+            flag=bool(i % 2), colour=Colour.RED if i % 2 else Colour.BLUE,
+            broken_name=None if i == 1 else "ok",  # type: ignore[arg-type]
+            odd={"not": "a string"} if i == 2 else "fine",  # type: ignore[arg-type]
+            tags=["a", "b"], _secret="s",
+        )
+        for i in range(4)
+    ]  # fmt: skip
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item]:
+        return _items()
+
+    @strawberry.field
+    def item(self) -> Item:
+        return _items()[0]
+
+
+def _schemas(**kwargs: Any) -> tuple[strawberry.Schema, strawberry.Schema]:
+    plain = strawberry.Schema(query=Query, **kwargs)
+    fast = strawberry.Schema(query=Query, execution_context_class=LeanExecutionContext, **kwargs)
+    assert streamline(fast) > 0
+    return plain, fast
+
+
+QUERIES = [
+    "{ items { name nickname count ratio flag colour tags shout withInfo } }",
+    "{ items { a: name b: name count __typename } }",
+    '{ items { greet(who: "me") g2: greet } }',
+    "{ items { name brokenName } }",  # a null in a non-null field: the item is nulled
+    "{ items { name odd } }",  # String refuses an object: an error at that path
+    "{ items { name fails } }",
+    "{ item { name brokenName } }",
+    "query($skip: Boolean!) { items { name @skip(if: $skip) count @include(if: $skip) } }",
+    "{ items { ... on Item { name } ...F } } fragment F on Item { count }",
+]
+
+
+def _answer(schema: strawberry.Schema, query: str) -> dict[str, Any]:
+    result = schema.execute_sync(query, variable_values={"skip": True})
+    return {
+        "data": result.data,
+        "errors": [
+            {"message": e.message, "path": e.path, "locations": e.locations}
+            for e in result.errors or []
+        ],
+    }
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_same_answers_as_strawberry(query: str) -> None:
+    plain, fast = _schemas()
+    assert _answer(fast, query) == _answer(plain, query)
+
+
+def test_error_cases_do_produce_errors() -> None:
+    """The comparison above is not vacuous: these queries do fail, field by field."""
+    _, fast = _schemas()
+    broken = _answer(fast, "{ items { name brokenName } }")
+    assert broken["errors"][0]["path"] == ["items", 1, "brokenName"]
+    assert "non-nullable" in broken["errors"][0]["message"]
+    odd = _answer(fast, "{ items { name odd } }")
+    assert odd["errors"][0]["path"] == ["items", 2, "odd"]
+    assert odd["data"]["items"][2] == {"name": "n2", "odd": None}
+    big = _answer(fast, "{ items { count } }")
+    assert big["errors"][0]["path"] == ["items", 3, "count"] and big["data"] is None
+
+
+def test_which_fields_are_marked() -> None:
+    _, fast = _schemas()
+    fields = fast._schema.type_map["Item"].fields  # type: ignore[attr-defined]
+    assert isinstance(fields["name"].resolve.leaf, LeafPlan)
+    assert fields["name"].resolve.leaf.nullable is False
+    assert fields["nickname"].resolve.leaf.nullable is True
+    assert isinstance(fields["colour"].resolve.leaf, LeafPlan)
+    # A list of scalars and methods are resolved directly but completed by graphql-core.
+    for name in ("tags", "shout", "withInfo"):
+        assert not hasattr(fields[name].resolve, "leaf")
+    # Arguments and async resolvers keep Strawberry's chain.
+    assert "_get_result" not in repr(fields["name"].resolve)
+    plain, _ = _schemas()
+    greet = fields["greet"].resolve
+    assert greet.__qualname__ == plain._schema.type_map["Item"].fields["greet"].resolve.__qualname__  # type: ignore[attr-defined]
+
+
+class Upper(SchemaExtension):
+    """A schema extension with a resolve hook: it must see every field."""
+
+    def resolve(
+        self, _next: Any, root: Any, info: GraphQLResolveInfo, *args: Any, **kwargs: Any
+    ) -> Any:  # type: ignore[override]
+        value = _next(root, info, *args, **kwargs)
+        return value.upper() if isinstance(value, str) else value
+
+
+def test_resolve_hooks_still_see_every_field() -> None:
+    plain, fast = _schemas(extensions=[Upper])
+    query = "{ items { name nickname } }"
+    assert _answer(fast, query) == _answer(plain, query)
+    assert _answer(fast, query)["data"]["items"][0]["name"] == "N0"
+
+
+def test_the_facade_schema_is_streamlined() -> None:
+    assert facade_schema.execution_context_class is LeanExecutionContext
+    customer = facade_schema._schema.type_map["Customer"].fields  # type: ignore[attr-defined]
+    assert isinstance(customer["name"].resolve.leaf, LeafPlan)
+    assert isinstance(customer["createdAt"].resolve.leaf, LeafPlan)
