@@ -64,12 +64,44 @@ async def _each(keys: Sequence[K], fetch: Callable[[K], Any]) -> list[Outcome]:
     return list(await asyncio.gather(*(one(k) for k in keys)))
 
 
+_MISSING: Any = object()
+
+
 class _Loader(DataLoader[K, V | None]):
-    """Typed base: aiodataloader itself is untyped."""
+    """Typed base: aiodataloader itself is untyped.
+
+    Priming is lazy: a page primes every object it brings (and what each
+    embeds), but most are never asked for again in the request, so a primed
+    value waits in a dict and becomes aiodataloader's settled future only when
+    loaded. First prime wins, as in aiodataloader.
+    """
 
     def __init__(self, owner: Loaders) -> None:
         super().__init__(max_batch_size=BATCH_MAX)
         self.owner = owner
+        self._known: dict[Any, Any] = {}
+
+    def prime(self, key: K, value: Any) -> _Loader[K, V]:
+        if key not in self._known and self.get_cache_key(key) not in self._cache:
+            self._known[key] = value
+        return self
+
+    def load(self, key: K) -> Any:
+        if self._known:
+            value = self._known.pop(key, _MISSING)
+            if value is not _MISSING:
+                super().prime(key, value)
+        return super().load(key)
+
+    def clear(self, key: K) -> _Loader[K, V]:
+        self._known.pop(key, None)
+        super().clear(key)
+        return self
+
+    def clear_all(self) -> _Loader[K, V]:
+        self._known.clear()
+        super().clear_all()
+        return self
 
     async def get(self, key: K) -> V | None:
         value: V | None = await self.load(key)
@@ -168,7 +200,7 @@ class PageByQueryLoader(_Loader[PageQuery, r.Page[Any]]):
 
     async def fetch(self, query: PageQuery) -> r.Page[Any]:
         """The page for ``query`` (a missing list raises ``NotFound``, never ``None``)."""
-        page = await self.load(query)
+        page: r.Page[Any] | None = await self.load(query)
         if page is None:
             raise NotFound("no such list")
         return page

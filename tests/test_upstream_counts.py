@@ -93,3 +93,23 @@ async def test_batch_capability_is_detected_when_absent() -> None:
         h.upstream.reset()
         await h.data("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids[:2]})
         assert all(c.path.startswith("customers/") for c in h.upstream.calls)
+
+
+async def test_priming_is_lazy_first_wins_and_clears() -> None:
+    """A primed value costs a dict entry until loaded; loading it fetches nothing."""
+    from resolvers.loaders import Loaders
+    from resolvers.records import SpaceRecord
+    from tests.support import ALICE
+    from tests.upstream_support import upstream
+
+    async with upstream() as up:
+        loaders = Loaders(up.client.session(ALICE))
+        first, second = SpaceRecord(7, 1, None), SpaceRecord(7, 2, "x")
+        loaders.space.prime(7, first).prime(7, second)
+        assert not loaders.space._cache  # no future until asked for
+        assert await loaders.space.get(7) is first
+        loaders.space.prime(7, second)  # already loaded: still the first
+        assert await loaders.space.get(7) is first
+        loaders.space.clear(7).prime(7, second)
+        assert await loaders.space.get(7) is second
+        assert up.recording.routes() == []
