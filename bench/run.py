@@ -156,13 +156,13 @@ async def measure_workload(
         f"{row['cpu_us_per_field']} us/field, same data: {row['same_data_as_aggregator']}")  # fmt: skip
     if w.key == "W5":
         payload = (await upstream.get("customers", params={"limit": 100})).content
-        core = inproc.graphql_core_us_per_field(w, result, fields)
-        own = await inproc.strawberry_us_per_field(payload, w, fields)
-        row["graphql_core_us_per_field"] = round(core, 3)
-        row["facade_inprocess_us_per_field"] = round(own, 3)
-        row["cpu_ratio_to_graphql_core"] = round(own / core, 3)
+        cpu = await inproc.cpu_per_field(payload, w, result, fields)
+        core, own = cpu["graphql_core_us_per_field"], cpu["facade_inprocess_us_per_field"]
+        row.update({k: round(v, 3) for k, v in cpu.items()})
         row["cpu_ratio_to_graphql_core_whole_process"] = round(row["cpu_us_per_field"] / core, 3)
-        log(f"    graphql-core {core:.2f} us/field; facade in-process {own:.2f} us/field")
+        log(f"    graphql-core {core:.2f} us/field; facade in-process {own:.2f} us/field "
+            f"(x {cpu['cpu_ratio_to_graphql_core']:.2f}, median of {cpu['cpu_ratio_rounds']:.0f} "
+            f"interleaved rounds; worst x {cpu['cpu_ratio_max']:.2f})")  # fmt: skip
     return row
 
 

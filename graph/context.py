@@ -57,10 +57,12 @@ class Context:
         """Switch to another caller (a WebSocket authenticated by ``connection_init``)."""
         self.caller = caller
         self.upstream = upstream
+        self.loaders.release()
         self.loaders = Loaders(upstream)
 
     def fresh_loaders(self) -> None:
         """New loaders: a subscription resolves each event as a new query would."""
+        self.loaders.release()
         self.loaders = Loaders(self.upstream)
 
 

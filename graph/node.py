@@ -29,10 +29,14 @@ class Node:
     )
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def to_global_id(type_name: str, key: str | int) -> strawberry.ID:
-    """Encode ``type_name`` and the upstream key into an opaque ID."""
-    raw = f"{type_name}:{key}".encode()
-    return strawberry.ID(base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="))
+    """Encode ``type_name`` and the upstream key into an opaque ID (unpadded URL-safe base64)."""
+    # binascii directly: every object of every page gets one, and base64's wrappers double it.
+    raw = binascii.b2a_base64(f"{type_name}:{key}".encode(), newline=False)
+    return strawberry.ID(raw.translate(_URLSAFE).rstrip(b"=").decode("ascii"))
 
 
 def from_global_id(value: str) -> tuple[str, str] | None:

@@ -198,13 +198,16 @@ class GraphQLHTTP:
                 )
         context = self.rt.context(request, None, caller, child_traceparent(request.headers))
         out.context = context
-        with self.rt.client.tracing.operation(
-            request.headers, prepared.operation_name, prepared.operation_type.value
-        ) as span:
-            body, status, extra = await self._execute(
-                request, query, params, prepared, context, out
-            )
-            self.rt.client.tracing.finish(span, status)
+        try:
+            with self.rt.client.tracing.operation(
+                request.headers, prepared.operation_name, prepared.operation_type.value
+            ) as span:
+                body, status, extra = await self._execute(
+                    request, query, params, prepared, context, out
+                )
+                self.rt.client.tracing.finish(span, status)
+        finally:
+            context.loaders.release()
         headers = {**limit_headers, **extra, "Content-Type": f"{media}; charset=utf-8"}
         if request.method == "GET":
             return self._cacheable(request, body, status, headers)
