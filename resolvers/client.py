@@ -198,6 +198,13 @@ class SpacesClient:
         """A per-operation view of the client, bound to the caller's token."""
         return UpstreamSession(self, token, traceparent)
 
+    def url(self, path: str, params: Params | None = None) -> str:
+        """The absolute upstream URL of ``path`` with ``params`` (also the cache's name for it)."""
+        url = self._base + path.lstrip("/")
+        if params:
+            url += "?" + urlencode(list(params.items()))
+        return url
+
     # -- reads -------------------------------------------------------------------------
 
     async def get_body(
@@ -212,12 +219,7 @@ class SpacesClient:
 
         From the ETag cache, a shared in-flight request, or the upstream.
         """
-        # The key only has to name the request uniquely; httpx's own URL building costs
-        # more than the rest of a cached read.
-        url = self._base + path.lstrip("/")
-        if params:
-            url += "?" + urlencode(list(params.items()))
-        key = cache_key(token_digest, url)
+        key = cache_key(token_digest, self.url(path, params))
         # Joiners share the first caller's request, hence its deadline too; all
         # operations have the same deadline setting, so they differ by their age only.
         return await self.flights.do(
@@ -358,8 +360,7 @@ class SpacesClient:
                 response = await exchange(
                     self.http,
                     method,
-                    path,
-                    params=params,
+                    self.url(path, params),
                     headers=headers,
                     json_body=json_body,
                     limit=self.settings.max_upstream_body_bytes,
