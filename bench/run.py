@@ -48,7 +48,10 @@ def log(*parts: object) -> None:
 async def run_mode(batch: bool, opts: argparse.Namespace, out: dict[str, Any]) -> None:
     mode = "batch" if batch else "no-batch"
     with running(start_sandbox(batch_ids=batch, latency_ms=LATENCY_MS)) as sandbox:
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        # Idle connections expire before the sandbox's 5 s keep-alive, as the facade's do:
+        # the W5 CPU rounds leave this pool idle for several seconds.
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200,
+                              keepalive_expiry=4.0)  # fmt: skip
         async with (
             httpx.AsyncClient(base_url=sandbox.url + "/api/v1/", auth=(TOKEN, ""),
                               limits=limits) as upstream,

@@ -156,6 +156,7 @@ class SpacesClient:
             limits=httpx.Limits(
                 max_connections=settings.max_connections,
                 max_keepalive_connections=settings.max_keepalive_connections,
+                keepalive_expiry=settings.keepalive_expiry,
             ),
             headers={"Accept": "application/json", "User-Agent": "spaces-graphql/0.1"},
             follow_redirects=False,

@@ -47,6 +47,10 @@ class Settings:
     max_connections: int = 100
     #: As many as the pool holds: a 100-wide wave reuses its connections next time.
     max_keepalive_connections: int = 100
+    #: Idle seconds before a pooled connection is dropped rather than reused. Below the
+    #: common 5 s server keep-alive (uvicorn's, the sandbox's): reusing a connection the
+    #: server is closing at that moment fails the request, and writes are never retried.
+    keepalive_expiry: float = 4.0
     #: Plain-HTTP upstreams are refused unless they are loopback (the sandbox).
     allow_insecure_upstream: bool = False
     #: Development only: REST Hook targets may be loopback (http or https) for local receivers.
@@ -205,6 +209,8 @@ def validate(s: Settings) -> None:
             raise SettingsError(f"public_url must be an absolute http(s) URL, not {s.public_url!r}")
     if s.workers < 1:
         raise SettingsError("workers must be at least 1")
+    if s.keepalive_expiry < 0:
+        raise SettingsError("keepalive_expiry must not be negative")
     _validate_resilience(s)
     for name in ("max_depth", "max_aliases", "max_tokens", "max_directives", "max_cost"):
         if getattr(s, name) < 1:

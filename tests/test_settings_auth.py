@@ -52,3 +52,14 @@ def test_global_ids_round_trip() -> None:
     assert from_global_id(gid) == ("Subscription", "cus_1/sub_2")
     assert from_global_id("cus_1") is None
     assert from_global_id(to_global_id("Nope", "x")) is None
+
+
+def test_pooled_connections_expire_before_a_5_second_server_keep_alive() -> None:
+    from resolvers.client import SpacesClient
+
+    assert Settings().keepalive_expiry < 5
+    client = SpacesClient(Settings(keepalive_expiry=2.5))
+    pool = client.http._transport._pool  # type: ignore[attr-defined]
+    assert pool._keepalive_expiry == 2.5
+    with pytest.raises(SettingsError, match="keepalive_expiry"):
+        Settings.load({"keepalive_expiry": -1})
