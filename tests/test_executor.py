@@ -19,6 +19,7 @@ from strawberry.extensions import SchemaExtension
 from graph.executor import LeanExecutionContext
 from graph.fast_paths import LeafPlan, streamline
 from graph.schema import schema as facade_schema
+from tests.support import Harness
 
 
 @strawberry.enum
@@ -170,3 +171,22 @@ def test_the_facade_schema_is_streamlined() -> None:
     customer = facade_schema._schema.type_map["Customer"].fields  # type: ignore[attr-defined]
     assert isinstance(customer["name"].resolve.leaf, LeafPlan)
     assert isinstance(customer["createdAt"].resolve.leaf, LeafPlan)
+
+
+async def test_the_facade_takes_the_short_path(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the real app: plain leaves are answered by the short path (it silently
+    stopped being taken once, when a resolver middleware check misfired)."""
+    import graph.executor
+
+    taken: list[object] = []
+    real = graph.executor._leaf
+
+    def counting(plan: LeafPlan, source: Any) -> Any:
+        value = real(plan, source)
+        taken.append(value)
+        return value
+
+    monkeypatch.setattr(graph.executor, "_leaf", counting)
+    data = await h.data("{ customers(first: 5) { nodes { id name email createdAt } } }")
+    assert len(data["customers"]["nodes"]) == 5
+    assert len(taken) == 20 and all(isinstance(v, str) for v in taken)
