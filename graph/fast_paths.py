@@ -72,6 +72,7 @@ def _direct(schema: Schema, field: StrawberryField, graphql_field: GraphQLField)
     resolver = field.base_resolver
     if (
         resolver is None
+        or schema.exception_handlers  # Strawberry's chain is what applies them
         or resolver.is_async
         or field.arguments
         or resolver.self_parameter is None
