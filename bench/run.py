@@ -69,9 +69,10 @@ async def run_mode(batch: bool, opts: argparse.Namespace, out: dict[str, Any]) -
                         )
                 finally:
                     await client.close()
-                if batch and not opts.quick_skip_load:
-                    await load_phase(workloads, facade.port, facade.pid, opts, rows, out)
-            if batch and not opts.quick_skip_load:
+                if not opts.quick_skip_load:
+                    await load_phase(workloads, facade.port, facade.pid, opts, rows, out,
+                                     mode=mode, soak=batch)  # fmt: skip
+            if not opts.quick_skip_load:
                 with running(start_facade(sandbox.url, workers=2)) as facade2:
                     for w in workloads:
                         body = w.body()
@@ -176,21 +177,27 @@ async def load_phase(
     opts: argparse.Namespace,
     rows: dict[str, Any],
     out: dict[str, Any],
+    *,
+    mode: str,
+    soak: bool,
 ) -> None:
+    """Throughput and peak memory per workload; then, if ``soak``, the mixed soak."""
     for w in workloads:
         reset_peak_rss(pid)
         body = w.body()
         for conc in (1, 8, 32):
             res = await closed_loop(port, [body], conc, opts.window)
             rows[w.key]["throughput"][f"w1_c{conc}"] = res.summary()
-            log(f"[batch] {w.key} workers=1 c={conc}: {res.per_second:.1f}/s, {res.errors} errors")
+            log(f"[{mode}] {w.key} workers=1 c={conc}: {res.per_second:.1f}/s, {res.errors} errors")
         rows[w.key]["peak_rss_mb"] = round(peak_rss_mb(pid), 1)
-    log(f"[batch] soak: 32 clients, all workloads mixed, {opts.soak} s")
+    if not soak:
+        return
+    log(f"[{mode}] soak: 32 clients, all workloads mixed, {opts.soak} s")
     reset_peak_rss(pid)
-    soak = await closed_loop(port, [w.body() for w in workloads], 32, opts.soak)
-    out["soak"] = {**soak.summary(), "clients": 32, "workloads": [w.key for w in workloads],
+    result = await closed_loop(port, [w.body() for w in workloads], 32, opts.soak)
+    out["soak"] = {**result.summary(), "clients": 32, "workloads": [w.key for w in workloads],
                    "peak_rss_mb": round(peak_rss_mb(pid), 1)}  # fmt: skip
-    log(f"    {soak.ops} operations, {soak.errors} errors, {soak.per_second:.1f}/s")
+    log(f"    {result.ops} operations, {result.errors} errors, {result.per_second:.1f}/s")
 
 
 async def main_async(opts: argparse.Namespace) -> dict[str, Any]:
