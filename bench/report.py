@@ -40,14 +40,19 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {r.get('peak_rss_mb', '-')} |"
             )
         lines.append("")
-    w5 = result["modes"].get("batch", {}).get("W5", {})
-    if "graphql_core_us_per_field" in w5:
+    for mode, label in (("batch", "with batch-by-ids"), ("no-batch", "without batch-by-ids")):
+        w5 = result["modes"].get(mode, {}).get("W5", {})
+        if "graphql_core_us_per_field" not in w5:
+            continue
+        worst = w5.get("cpu_ratio_max")
         lines += [
-            f"W5, CPU per resolved field: graphql-core alone over plain dicts "
+            f"W5 ({label}), CPU per resolved field: graphql-core alone over plain dicts "
             f"{w5['graphql_core_us_per_field']:.2f} µs; the facade in-process (ASGI call to "
             f"encoded answer, upstream replayed) {w5['facade_inprocess_us_per_field']:.2f} µs "
-            f"(x {w5['cpu_ratio_to_graphql_core']:.2f}); the whole facade process, sockets and "
-            f"upstream client included, {w5['cpu_us_per_field']:.2f} µs "
+            f"(x {w5['cpu_ratio_to_graphql_core']:.2f}, median of interleaved rounds"
+            + (f"; worst round x {worst:.2f}" if worst else "")
+            + f"); the whole facade process, sockets and upstream client included, "
+            f"{w5['cpu_us_per_field']:.2f} µs "
             f"(x {w5['cpu_ratio_to_graphql_core_whole_process']:.2f}).",
             "",
         ]
