@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
+from tests.processes import free_port, spawn, stop, wait_for
+
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_for(url: str, proc: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url}: process exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 @dataclass
@@ -41,22 +19,14 @@ class Stack:
     sandbox: str
 
 
-def _spawn(*args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "spaces_graphql.cli", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     sp, fp = free_port(), free_port()
-    sandbox = _spawn("sandbox", "--port", str(sp))
+    sandbox = spawn("sandbox", "--port", str(sp))
     procs = [sandbox]
     try:
         wait_for(f"http://127.0.0.1:{sp}/_sandbox/stats", sandbox)
-        facade = _spawn(
+        facade = spawn(
             "serve", "--port", str(fp), "--profile", "development",
             "--upstream", f"http://127.0.0.1:{sp}/api/v1",
         )  # fmt: skip
@@ -65,12 +35,7 @@ def stack() -> Iterator[Stack]:
         yield Stack(f"http://127.0.0.1:{fp}", f"http://127.0.0.1:{sp}")
     finally:
         for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            stop(p)
 
 
 AUTH = {"Authorization": "Bearer demo-alice"}
@@ -108,7 +73,7 @@ def test_health_readiness_and_graphiql(stack: Stack) -> None:
 
 def test_readyz_fails_when_upstream_is_down() -> None:
     fp = free_port()
-    facade = _spawn(
+    facade = spawn(
         "serve", "--port", str(fp), "--upstream", f"http://127.0.0.1:{free_port()}/api/v1"
     )
     try:
@@ -118,14 +83,13 @@ def test_readyz_fails_when_upstream_is_down() -> None:
         page = httpx.get(f"http://127.0.0.1:{fp}/graphql", headers={"Accept": "text/html"})
         assert "graphiql" not in page.text.lower()
     finally:
-        facade.terminate()
-        facade.wait(timeout=10)
+        stop(facade)
 
 
 def test_serve_with_two_workers(stack: Stack) -> None:
     """``serve --workers 2``: worker processes rebuild the same settings and answer alike."""
     fp = free_port()
-    facade = _spawn(
+    facade = spawn(
         "serve", "--port", str(fp), "--workers", "2",
         "--upstream", f"{stack.sandbox}/api/v1",
     )  # fmt: skip
@@ -144,5 +108,4 @@ def test_serve_with_two_workers(stack: Stack) -> None:
             httpx.get(f"http://127.0.0.1:{fp}/graphql", params=q, headers=AUTH).status_code == 405
         )
     finally:
-        facade.terminate()
-        facade.wait(timeout=15)
+        stop(facade)
