@@ -66,7 +66,7 @@ def streamline(schema: Schema) -> int:
 
 def _direct(schema: Schema, field: StrawberryField, graphql_field: GraphQLField) -> Resolve | None:
     current = graphql_field.resolve
-    if getattr(current, "_is_default", False) or hasattr(current, "leaf"):
+    if getattr(current, "_is_default", False):
         # Strawberry marks its own no-resolver wrapper; a handler-wrapped field is not marked.
         return _attribute(field.python_name, graphql_field)
     resolver = field.base_resolver

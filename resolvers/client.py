@@ -220,12 +220,13 @@ class SpacesClient:
 
         From the ETag cache, a shared in-flight request, or the upstream.
         """
-        key = cache_key(token_digest, self.url(path, params))
+        url = self.url(path, params)
+        key = cache_key(token_digest, url)
         # Joiners share the first caller's request, hence its deadline too; all
         # operations have the same deadline setting, so they differ by their age only.
         return await self.flights.do(
             key,
-            lambda: self._revalidating_get(key, token_digest, auth, path, params, extra_headers),
+            lambda: self._revalidating_get(key, token_digest, auth, path, url, extra_headers),
         )
 
     async def _revalidating_get(
@@ -234,7 +235,7 @@ class SpacesClient:
         token_digest: str,
         auth: str,
         path: str,
-        params: Params | None,
+        url: str,
         extra_headers: Mapping[str, str] | None,
     ) -> tuple[bytes, bool]:
         cache = self.cache
@@ -246,7 +247,7 @@ class SpacesClient:
         headers = {**(extra_headers or {}), "Authorization": auth}
         if entry is not None:
             headers["If-None-Match"] = entry.etag
-        response = await self._send("GET", path, params, headers, None, token_digest)
+        response = await self._send("GET", path, url, headers, None, token_digest)
         if response.status_code == 304 and entry is not None:
             self.cache_revalidated += 1
             if cache is not None and fresh > 0:
@@ -267,12 +268,13 @@ class SpacesClient:
         self,
         method: str,
         path: str,
-        params: Params | None,
+        url: str,
         headers: dict[str, str],
         json_body: Any,
         token_digest: str,
     ) -> httpx.Response:
-        """Send with the deadline, breaker, 429 gate and (GETs only) retries applied."""
+        """Send to ``url`` (:meth:`url` of ``path``, which names the route in metrics and
+        traces) with the deadline, breaker, 429 gate and (GETs only) retries applied."""
         idempotent = method == "GET"
         self.budget.record_request()
         attempt = 0
@@ -292,7 +294,7 @@ class SpacesClient:
                     retry_after=exc.retry_after,
                 ) from None
             try:
-                response = await self._once(method, path, params, headers, json_body, remaining)
+                response = await self._once(method, path, url, headers, json_body, remaining)
             except (httpx.TransportError, TimeoutError) as exc:
                 self.breaker.failure(probe)
                 if idempotent and isinstance(exc, RETRY_ERRORS) and await self._backoff(attempt):
@@ -348,7 +350,7 @@ class SpacesClient:
         self,
         method: str,
         path: str,
-        params: Params | None,
+        url: str,
         headers: dict[str, str],
         json_body: Any,
         remaining: float | None,
@@ -361,7 +363,7 @@ class SpacesClient:
                 response = await exchange(
                     self.http,
                     method,
-                    self.url(path, params),
+                    url,
                     headers=headers,
                     json_body=json_body,
                     limit=self.settings.max_upstream_body_bytes,
@@ -433,7 +435,7 @@ class UpstreamSession:
                 response = await self.client._send(
                     method,
                     path,
-                    params,
+                    self.client.url(path, params),
                     {**self._trace, "Authorization": self._auth},
                     json_body,
                     self._token_digest,
