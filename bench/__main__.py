@@ -1,4 +1,4 @@
-"""``python -m bench run|check|profile``."""
+"""``python -m bench run|check|profile|bomb``."""
 
 from __future__ import annotations
 
@@ -16,11 +16,15 @@ def main() -> int:
         from bench.check import main as check
 
         return check(args[1:])
+    if command == "bomb":
+        from bench.fragment_bomb import main as bomb
+
+        return bomb(args[1:])
     if command == "profile":
         from bench.profile import main as profile
 
         return profile(args[1:])
-    print("usage: python -m bench run|check|profile [options]", file=sys.stderr)
+    print("usage: python -m bench run|check|profile|bomb [options]", file=sys.stderr)
     return 2
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from bench import fragment_bomb
+
 RESULTS = Path(__file__).parent / "results"
 
 W3_MAX_RATIO = 1.25
@@ -49,6 +51,7 @@ def verdicts(result: dict[str, Any]) -> list[tuple[bool, str]]:
                 and soak["seconds"] >= 60 and soak["clients"] >= 32,
                 "soak: 0 errors, 32 clients, 60 s" + (
                     f" ({soak['errors']} errors in {soak['ops']} operations)" if soak else "")))  # fmt: skip
+    out.append(fragment_bomb.verdict(result))
     return out
 
 

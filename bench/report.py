@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.fragment_bomb import describe as describe_bomb
+
 
 def _thr(row: dict[str, Any], key: str) -> str:
     cell = row.get("throughput", {}).get(key)
@@ -65,6 +67,9 @@ def markdown(result: dict[str, Any]) -> str:
             f"peak RSS {soak['peak_rss_mb']} MiB.",
             "",
         ]
+    bomb = describe_bomb(result)
+    if bomb:
+        lines += [bomb, ""]
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench import inproc
+from bench import fragment_bomb, inproc
 from bench.measure import (
     closed_loop,
     describe,
@@ -215,6 +215,8 @@ async def main_async(opts: argparse.Namespace) -> dict[str, Any]:
     }
     for batch in (True, False):
         await run_mode(batch, opts, out)
+    log("fragment bomb: refusal time at 15 and 30 levels")
+    out["fragment_bomb"] = await fragment_bomb.measure()
     out["meta"]["duration_s"] = round(time.monotonic() - started, 1)
     return out
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 import strawberry
+from graphql import DocumentNode
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -36,7 +38,12 @@ class Caller:
 
 @dataclass(slots=True)
 class Context:
-    """Built once per GraphQL operation by the app's ``get_context``."""
+    """Built once per GraphQL operation (``Runtime.context``), never shared between two.
+
+    An HTTP request, each operation on a WebSocket connection and each event of a
+    subscription get their own: loaders cache what one operation read, so a read
+    after a write sees the write and nothing accumulates over a long connection.
+    """
 
     request: Request | WebSocket
     response: Response | WebSocket | None
@@ -52,18 +59,20 @@ class Context:
     connection_params: dict[str, Any] | None = None
     #: How REST Hook targets are resolved for the SSRF check (tests map names without DNS).
     resolve_host: HostResolver = system_resolver
+    #: The document pre-flight parsed and validated (``spaces_graphql/pipeline.py``): the
+    #: schema's ``PreparedDocument`` extension executes it instead of parsing again.
+    document: DocumentNode | None = None
 
-    def rebind(self, caller: Caller, upstream: UpstreamSession) -> None:
-        """Switch to another caller (a WebSocket authenticated by ``connection_init``)."""
-        self.caller = caller
-        self.upstream = upstream
-        self.loaders.release()
-        self.loaders = Loaders(upstream)
+    def for_event(self) -> Context:
+        """A fresh context for one subscription event: same caller, new session and loaders.
 
-    def fresh_loaders(self) -> None:
-        """New loaders: a subscription resolves each event as a new query would."""
-        self.loaders.release()
-        self.loaders = Loaders(self.upstream)
+        Each event is resolved as a new query would be: it sees current data, and
+        what it loaded is freed with it (see ``graph/subscription_root.py``).
+        """
+        upstream = self.upstream.client.session(self.caller.token)
+        return dataclasses.replace(
+            self, upstream=upstream, loaders=Loaders(upstream), memo={}, document=None
+        )
 
 
 Info = strawberry.Info[Context, None]

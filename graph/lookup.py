@@ -18,22 +18,41 @@ from resolvers.client import valid_upstream_id
 from resolvers.errors import BadUserInput
 
 MAX_NODES = 100
+#: Longest ID argument accepted (global or upstream): a global ID of a subscription
+#: with 128-character IDs is under 360 characters, but real ones are ~30.
+MAX_ID_LENGTH = 512
+#: The longest integer Space ID (upstream integers are 64-bit).
+_MAX_SPACE_DIGITS = 18
+
+#: A parsed node key: the type's name and what its loader takes.
+NodeKey = tuple[str, object]
+
+
+def _invalid(argument: str, what: str = "ID") -> BadUserInput:
+    # The message names the argument, never the value: IDs are caller text.
+    return BadUserInput(f"`{argument}` is not a valid {what}", argument=argument)
 
 
 def _checked(key: str, argument: str) -> str:
-    if not valid_upstream_id(key):
-        raise BadUserInput(f"`{argument}` is not a valid ID", argument=argument)
+    # isprintable(): see upstream_key.
+    if not (valid_upstream_id(key) and key.isprintable()):
+        raise _invalid(argument)
     return key
 
 
 def _space_id(key: str, argument: str) -> int:
-    if not key.isdigit() or len(key) > 18:
-        raise BadUserInput(f"`{argument}` is not a valid Space ID", argument=argument)
+    # isascii(): str.isdigit() and int() also take "³" (then fail) and "٣" (Space 3).
+    if not (key.isascii() and key.isdigit()) or len(key) > _MAX_SPACE_DIGITS:
+        raise _invalid(argument, "Space ID")
     return int(key)
 
 
 def upstream_key(value: str, type_name: str, argument: str = "id") -> str:
     """The upstream key behind ``value``: a global ID of ``type_name`` or a raw upstream ID."""
+    # isprintable(): a control character is never part of an ID (the upstream-ID pattern's
+    # ``$`` lets a trailing newline through, and mutations check keys with that pattern).
+    if len(value) > MAX_ID_LENGTH or not value.isprintable():
+        raise _invalid(argument)
     decoded = from_global_id(value)
     if decoded is not None:
         if decoded[0] != type_name:
@@ -45,21 +64,43 @@ def upstream_key(value: str, type_name: str, argument: str = "id") -> str:
     return value
 
 
+def node_key(value: str, argument: str = "id") -> NodeKey:
+    """``(type name, loader key)`` for a global ID; raises ``BadUserInput``.
+
+    Pure: pre-flight (``spaces_graphql/arguments.py``) and :func:`resolve_node`
+    judge IDs with this one function.
+    """
+    decoded = None if len(value) > MAX_ID_LENGTH else from_global_id(value)
+    if decoded is None:
+        raise _invalid(argument)
+    type_name, key = decoded
+    if type_name == "Space":
+        return type_name, _space_id(key, argument)
+    if type_name == "Subscription":
+        customer_id, _, token = key.partition("/")
+        return type_name, (_checked(customer_id, argument), _checked(token, argument))
+    return type_name, _checked(key, argument)
+
+
+def space_key(value: str, argument: str = "id") -> int:
+    """``space(id:)``'s upstream integer ID (from a global or a raw ID); raises ``BadUserInput``."""
+    return _space_id(upstream_key(value, "Space", argument), argument)
+
+
+def customer_key(value: str, argument: str = "id") -> str:
+    """``customer(id:)``'s upstream ID (from a global or a raw ID); raises ``BadUserInput``."""
+    return _checked(upstream_key(value, "Customer", argument), argument)
+
+
+def invoice_key(value: str, argument: str = "id") -> str:
+    """``invoice(id:)``'s upstream ID (from a global or a raw ID); raises ``BadUserInput``."""
+    return _checked(upstream_key(value, "Invoice", argument), argument)
+
+
 async def resolve_node(info: Info, value: str, argument: str = "id") -> Node | None:
     """The node behind a global ID; ``None`` when the upstream does not know it."""
-    decoded = from_global_id(value)
-    if decoded is None:
-        raise BadUserInput(f"`{argument}` is not a valid ID", argument=argument)
-    type_name, key = decoded
+    type_name, parsed = node_key(value, argument)
     loaders = info.context.loaders
-    parsed: object
-    if type_name == "Space":
-        parsed = _space_id(key, argument)
-    elif type_name == "Subscription":
-        customer_id, _, token = key.partition("/")
-        parsed = (_checked(customer_id, argument), _checked(token, argument))
-    else:
-        parsed = _checked(key, argument)
     loader, wrap = {
         "Space": (loaders.space, Space.from_record),
         "Customer": (loaders.customer, Customer.from_record),
@@ -77,19 +118,17 @@ async def resolve_node(info: Info, value: str, argument: str = "id") -> Node | N
 
 async def space_by_any_id(info: Info, value: str) -> Space | None:
     """``space(id:)``: a global ID or the upstream's integer ID."""
-    space = await info.context.loaders.space.get(_space_id(upstream_key(value, "Space"), "id"))
+    space = await info.context.loaders.space.get(space_key(value))
     return None if space is None else Space.from_record(space)
 
 
 async def customer_by_any_id(info: Info, value: str) -> Customer | None:
     """``customer(id:)``: a global ID or the upstream's customer ID."""
-    key = _checked(upstream_key(value, "Customer"), "id")
-    customer = await info.context.loaders.customer.get(key)
+    customer = await info.context.loaders.customer.get(customer_key(value))
     return None if customer is None else Customer.from_record(customer)
 
 
 async def invoice_by_any_id(info: Info, value: str) -> Invoice | None:
     """``invoice(id:)``: a global ID or the upstream's invoice ID."""
-    key = _checked(upstream_key(value, "Invoice"), "id")
-    invoice = await info.context.loaders.invoice.get(key)
+    invoice = await info.context.loaders.invoice.get(invoice_key(value))
     return None if invoice is None else Invoice.from_record(invoice)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 import strawberry
 
@@ -39,13 +40,31 @@ def to_global_id(type_name: str, key: str | int) -> strawberry.ID:
     return strawberry.ID(raw.translate(_URLSAFE).rstrip(b"=").decode("ascii"))
 
 
+#: The text :func:`to_global_id` writes (optionally padded, as other Relay servers do).
+_GLOBAL_ID_TEXT = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+#: Longer than any global ID the facade makes (see ``graph/lookup.py``'s ``MAX_ID_LENGTH``).
+_MAX_GLOBAL_ID = 512
+
+
 def from_global_id(value: str) -> tuple[str, str] | None:
-    """Decode an ID made by :func:`to_global_id`; ``None`` if it is not one."""
+    """Decode an ID made by :func:`to_global_id`; ``None`` if it is not one.
+
+    Strict: ``urlsafe_b64decode`` alone skips characters outside its alphabet
+    (so ``"U3B!hY2U6Mw"`` would be Space 3), and ignores the spare bits of the
+    last character; only the one spelling :func:`to_global_id` writes decodes.
+    """
+    if len(value) > _MAX_GLOBAL_ID or not _GLOBAL_ID_TEXT.fullmatch(value):
+        return None
+    unpadded = value.rstrip("=")
     try:
-        raw = base64.urlsafe_b64decode((value + "=" * (-len(value) % 4)).encode("ascii"))
+        raw = base64.urlsafe_b64decode(unpadded + "=" * (-len(unpadded) % 4))
         type_name, _, key = raw.decode().partition(":")
     except (ValueError, UnicodeError, binascii.Error):
         return None
-    if type_name not in NODE_TYPES or not key:
+    # isprintable(): no upstream ID holds a control character (a newline would pass the
+    # upstream-ID pattern's ``$``).
+    if type_name not in NODE_TYPES or not key.isprintable() or not key:
+        return None
+    if to_global_id(type_name, key) != unpadded:
         return None
     return type_name, key

@@ -3,8 +3,10 @@
 The scope (``resolvers/resilience.py``) carries the operation's deadline
 (``Settings.operation_deadline_seconds``) and cancels the operation's upstream
 reads when execution ends, cancellation included: the HTTP layer cancels
-execution when the client disconnects, and loader batch tasks would otherwise
-keep their upstream requests running for no one.
+execution when the client disconnects, the WebSocket server when the client
+sends ``complete`` or goes away, and loader batch tasks would otherwise keep
+their upstream requests running for no one. Every query and mutation gets it,
+over either transport: both execute through ``schema.execute``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,20 @@
-"""The schema: ``Query`` (and, as they land, ``Mutation`` and ``SubscriptionRoot``)."""
+"""The schema: ``Query``, ``Mutation`` and ``SubscriptionRoot``.
+
+Parsing and validation are the operation pipeline's (``spaces_graphql/pipeline.py``,
+whose pre-flight caches them): when the context carries the pre-flight's
+document, :class:`PreparedDocument` hands it to Strawberry, which then neither
+parses nor validates it again. Without one (``schema.execute(text)`` in tests),
+Strawberry parses and validates as usual.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -21,7 +31,7 @@ from graph.resource_subscription import ResourceSubscription
 from graph.scalars import SCALAR_MAP
 from graph.space import Space
 from graph.subscription import Subscription
-from graph.subscription_root import SubscriptionRoot
+from graph.subscription_root import PerEvent, SubscriptionRoot
 from graph.webhook import Webhook
 from resolvers.errors import SpacesGraphQLError
 
@@ -30,6 +40,34 @@ def _unexpected(error: GraphQLError) -> bool:
     """Mask only bugs: our own errors and validation messages stay readable."""
     original = error.original_error
     return original is not None and not isinstance(original, SpacesGraphQLError)
+
+
+class PreparedDocument(SchemaExtension):
+    """Execute the document the pipeline parsed and validated (carried on the Context)."""
+
+    def on_parse(self) -> Iterator[None]:
+        document = getattr(self.execution_context.context, "document", None)
+        if document is not None:
+            # Strawberry's own parse step skips a document that is already there.
+            self.execution_context.graphql_document = document
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        if getattr(self.execution_context.context, "document", None) is not None:
+            # Not None: Strawberry's ``_run_validation`` sees validation as done.
+            self.execution_context.pre_execution_errors = []
+        yield
+
+
+class EventExecution(LeanExecutionContext):
+    """Resolves each subscription event with the fresh context it came with."""
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        executor = super().build_per_event_executor(payload)
+        if isinstance(payload, PerEvent):
+            executor.root_value = payload.value
+            executor.context_value = payload.context
+        return executor
 
 
 class Schema(strawberry.Schema):
@@ -52,11 +90,9 @@ def build_schema() -> Schema:
         types=[Space, Customer, Subscription, Invoice, CapturedEmail, Event, Webhook,
                ResourceSubscription],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        execution_context_class=LeanExecutionContext,
+        execution_context_class=EventExecution,
         extensions=[
-            # Documents repeat (clients send the same few operations): parse and validate once.
-            lambda: ParserCache(maxsize=1024),
-            lambda: ValidationCache(maxsize=1024),
+            PreparedDocument,  # the pipeline's document: parsed and validated once, there
             UpstreamScope,  # the operation's upstream deadline; its reads end with it
             lambda: MaskErrors(
                 should_mask_error=_unexpected,

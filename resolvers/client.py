@@ -14,10 +14,16 @@ and ``resolvers/cache.py``):
 * only GETs are retried, only after a connection error/reset or a 502/503/504,
   at most ``upstream_retries`` times with jittered exponential backoff, and only
   while the process's retry budget allows; writes are sent once;
-* one circuit breaker for the upstream: ``breaker_failure_threshold``
-  consecutive failures (connection errors, timeouts, 5xx) make every call fail
-  fast with ``UPSTREAM_UNAVAILABLE`` and ``retryAfter`` for
-  ``breaker_open_seconds``, then one probe decides;
+* circuit breakers scoped by who fails (:class:`ScopedBreakers`):
+  ``breaker_failure_threshold`` consecutive failures make calls fail fast with
+  ``UPSTREAM_UNAVAILABLE`` and ``retryAfter`` for ``breaker_open_seconds``, then
+  one probe decides; connect failures, or 5xx/resets/timeouts of at least
+  ``breaker_distinct_callers`` tokens, open the shared breaker (everyone), while
+  one token's 5xx/resets/timeouts open only that token's breaker;
+* bulkheads (:class:`Bulkhead`, in front of httpx's pool): at most
+  ``max_connections`` exchanges in flight, ``max_connections_per_token`` per
+  token, waiters served fewest-in-flight first, and a wait longer than
+  ``pool_timeout`` (or the deadline) fails only that call (``UPSTREAM_TIMEOUT``);
 * a 429 blocks that token's calls until its ``Retry-After`` (``RATE_LIMITED``);
 * bodies are streamed and refused past ``max_upstream_body_bytes``; bodies that
   are not JSON are ``UPSTREAM_ERROR`` for the field that needed them;
@@ -33,12 +39,15 @@ import asyncio
 import base64
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
+from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
 
+from resolvers.bulkhead import AdmissionTimeout, Bulkhead
 from resolvers.cache import (
     CachedResponse,
     EtagCache,
@@ -58,11 +67,13 @@ from resolvers.errors import (
     UpstreamUnavailable,
 )
 from resolvers.resilience import (
-    CircuitBreaker,
+    BreakerScope,
     CircuitOpen,
+    FailureKind,
     RateLimited429,
     RetryAfterGate,
     RetryBudget,
+    ScopedBreakers,
     backoff_delay,
     current_scope,
     parse_retry_after,
@@ -76,13 +87,15 @@ _UPSTREAM_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 #: Retried after: a connection that failed or was reset, or a gateway's "try again".
 RETRY_STATUSES = frozenset({502, 503, 504})
 RETRY_ERRORS = (httpx.NetworkError, httpx.RemoteProtocolError)
+#: Failures before any request was sent: about the upstream, never about the caller.
+HOST_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
 #: Seconds to hold a token back after a 429 that names no ``Retry-After``.
 RETRY_AFTER_DEFAULT = 1.0
 
 
 def valid_upstream_id(value: str) -> bool:
     """Whether ``value`` is shaped like an upstream ID (and safe in a path segment)."""
-    return bool(_UPSTREAM_ID.match(value)) and value not in {".", ".."}
+    return bool(_UPSTREAM_ID.fullmatch(value)) and value not in {".", ".."}
 
 
 def segment(value: str | int) -> str:
@@ -124,6 +137,16 @@ def error_for_status(response: httpx.Response) -> SpacesGraphQLError:
     return UpstreamError(f"the Spaces API failed ({status}): {message}", upstream_status=status)
 
 
+class Rejection(StrEnum):
+    """Why a call was refused before it reached the upstream (``/metrics``)."""
+
+    BREAKER_SHARED = "breaker_shared"
+    BREAKER_TOKEN = "breaker_token"
+    POOL_WAIT = "pool_wait"
+    DEADLINE = "deadline"
+    RATE_LIMITED = "rate_limited"
+
+
 class SpacesClient:
     """The process-wide upstream client (one connection pool) and its resilience state.
 
@@ -131,7 +154,8 @@ class SpacesClient:
     ``cache_hits`` (answered from a fresh entry, nothing sent), ``cache_revalidated``
     (a 304 reused the cached body), ``cache_misses`` (a body was downloaded),
     ``flights_shared`` (GETs that joined an identical one in flight) and
-    ``breaker_open`` (whether the circuit currently refuses calls).
+    ``breaker_open`` (whether the shared circuit currently refuses calls), and
+    :meth:`gauges` (breakers per scope, bulkhead occupancy, rejections by reason).
     """
 
     def __init__(
@@ -154,6 +178,7 @@ class SpacesClient:
                 pool=settings.pool_timeout,
             ),
             limits=httpx.Limits(
+                # The bulkhead admits at most this many, so this pool never queues.
                 max_connections=settings.max_connections,
                 max_keepalive_connections=settings.max_keepalive_connections,
                 keepalive_expiry=settings.keepalive_expiry,
@@ -163,10 +188,20 @@ class SpacesClient:
         )
         #: ``None`` until known: whether ``?ids=`` batches lookups on this upstream.
         self.batch_ids: bool | None = {"on": True, "off": False}.get(settings.batch_ids)
-        # This client talks to one base URL, so "a breaker per upstream" is this one.
-        self.breaker = CircuitBreaker(
-            settings.breaker_failure_threshold, settings.breaker_open_seconds
+        # This client talks to one base URL, so "the shared breaker" is the upstream's.
+        self.breakers = ScopedBreakers(
+            settings.breaker_failure_threshold,
+            settings.breaker_open_seconds,
+            distinct_callers=settings.breaker_distinct_callers,
+            window=settings.breaker_window_seconds,
+            max_tokens=settings.breaker_max_tokens,
         )
+        self.breaker = self.breakers.shared
+        self.bulkhead = Bulkhead(
+            settings.max_connections,
+            min(settings.max_connections_per_token, settings.max_connections),
+        )
+        self.rejections: Counter[Rejection] = Counter()
         self.budget = RetryBudget(settings.upstream_retry_budget)
         self.gate = RetryAfterGate()
         self.cache = cache if cache is not None else etag_cache_for(settings)
@@ -188,6 +223,15 @@ class SpacesClient:
     @property
     def flights_shared(self) -> int:
         return self.flights.shared
+
+    def gauges(self) -> dict[str, float]:
+        """Isolation state for ``/metrics``: breakers per scope, bulkhead, rejections."""
+        out = {"upstream_breaker_open": float(self.breaker_open)}
+        for name, value in {**self.breakers.gauges(), **self.bulkhead.gauges()}.items():
+            out[f"upstream_{name}"] = value
+        for reason in Rejection:
+            out[f"upstream_rejections_{reason}"] = float(self.rejections[reason])
+        return out
 
     async def aclose(self) -> None:
         """Close the connection pool (and the cache's Redis connection)."""
@@ -274,7 +318,7 @@ class SpacesClient:
         token_digest: str,
     ) -> httpx.Response:
         """Send to ``url`` (:meth:`url` of ``path``, which names the route in metrics and
-        traces) with the deadline, breaker, 429 gate and (GETs only) retries applied."""
+        traces) with the deadline, breakers, bulkhead, 429 gate and (GETs only) retries."""
         idempotent = method == "GET"
         self.budget.record_request()
         attempt = 0
@@ -283,32 +327,41 @@ class SpacesClient:
             try:
                 self.gate.check(token_digest)
             except RateLimited429 as exc:
+                self.rejections[Rejection.RATE_LIMITED] += 1
                 raise RateLimited(
                     "the Spaces API is rate limiting this token", retry_after=exc.retry_after
                 ) from None
             try:
-                probe = self.breaker.acquire()
+                call = self.breakers.acquire(token_digest)
             except CircuitOpen as exc:
-                raise UpstreamUnavailable(
-                    "the Spaces API is failing; calls are paused (circuit open)",
-                    retry_after=exc.retry_after,
-                ) from None
+                raise self._refused(exc) from None
             try:
-                response = await self._once(method, path, url, headers, json_body, remaining)
+                await self._admit(token_digest, remaining)
+                try:
+                    response = await self._once(
+                        method, path, url, headers, json_body, self._remaining()
+                    )
+                finally:
+                    self.bulkhead.release(token_digest)
+            except httpx.PoolTimeout as exc:
+                # Our own pool, not the upstream (the bulkhead should make it impossible).
+                self.breakers.release(call)
+                raise _transport_error(exc) from exc
             except (httpx.TransportError, TimeoutError) as exc:
-                self.breaker.failure(probe)
+                host = isinstance(exc, HOST_ERRORS)
+                self.breakers.failure(call, FailureKind.HOST if host else FailureKind.REQUEST)
                 if idempotent and isinstance(exc, RETRY_ERRORS) and await self._backoff(attempt):
                     attempt += 1
                     continue
                 raise _transport_error(exc) from exc
             except BaseException:
-                # Cancelled, or a body too large: no verdict on the upstream's health.
-                self.breaker.release(probe)
+                # Cancelled, refused by the bulkhead, or a body too large: no verdict.
+                self.breakers.release(call)
                 raise
             if response.status_code >= 500:
-                self.breaker.failure(probe)
+                self.breakers.failure(call, FailureKind.REQUEST)
             else:
-                self.breaker.success(probe)
+                self.breakers.success(call)
             if (
                 idempotent
                 and response.status_code in RETRY_STATUSES
@@ -327,8 +380,37 @@ class SpacesClient:
         scope = current_scope()
         remaining = None if scope is None else scope.remaining()
         if remaining is not None and remaining <= 0:
+            self.rejections[Rejection.DEADLINE] += 1
             raise UpstreamTimeout("the operation's deadline passed before this upstream call")
         return remaining
+
+    def _refused(self, exc: CircuitOpen) -> UpstreamUnavailable:
+        if exc.scope is BreakerScope.TOKEN:
+            self.rejections[Rejection.BREAKER_TOKEN] += 1
+            return UpstreamUnavailable(
+                "the Spaces API keeps failing this account's requests; "
+                "they are paused (circuit open)",
+                retry_after=exc.retry_after,
+            )
+        self.rejections[Rejection.BREAKER_SHARED] += 1
+        return UpstreamUnavailable(
+            "the Spaces API is failing; calls are paused (circuit open)",
+            retry_after=exc.retry_after,
+        )
+
+    async def _admit(self, token_digest: str, remaining: float | None) -> None:
+        """Wait for this token's turn at a connection, at most ``pool_timeout`` (or the
+        deadline); the caller must release the slot."""
+        wait = self.settings.pool_timeout
+        if remaining is not None:
+            wait = min(wait, remaining)
+        try:
+            await self.bulkhead.acquire(token_digest, wait)
+        except AdmissionTimeout as exc:
+            self.rejections[Rejection.POOL_WAIT] += 1
+            raise UpstreamTimeout(
+                f"the facade found no free upstream connection for this call: {exc}"
+            ) from None
 
     async def _backoff(self, attempt: int) -> bool:
         """Wait before retry ``attempt`` (0-based); False when no retry may be made."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 
 from resolvers.errors import BadUserInput
@@ -17,6 +18,13 @@ from resolvers.errors import BadUserInput
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
 _PREFIX = "c1"
+#: The longest cursor accepted. The facade's longest (a subscription's invoices,
+#: 128-character IDs throughout) is about 570 characters; anything longer is forged.
+MAX_CURSOR_LENGTH = 1024
+_CURSOR_TEXT = re.compile(r"[A-Za-z0-9_-]+")
+#: The shape of the upstream IDs a cursor carries (the same as ``client.valid_upstream_id``,
+#: with ``fullmatch``: ``$`` would let a trailing newline through).
+_UPSTREAM_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 
 
 def encode_cursor(scope: str, upstream_id: str) -> str:
@@ -25,16 +33,30 @@ def encode_cursor(scope: str, upstream_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
+def parse_cursor(cursor: str, argument: str) -> tuple[str, str]:
+    """The (scope, upstream ID) inside ``cursor``; raises ``BadUserInput`` if it is not one.
+
+    Strict on purpose: only the unpadded URL-safe alphabet :func:`encode_cursor`
+    writes (``urlsafe_b64decode`` would silently skip other characters), at most
+    :data:`MAX_CURSOR_LENGTH` characters, and an upstream-ID-shaped key. The
+    message names the argument, never the value.
+    """
+    invalid = BadUserInput(f"`{argument}` is not a valid cursor", argument=argument)
+    if len(cursor) > MAX_CURSOR_LENGTH or not _CURSOR_TEXT.fullmatch(cursor):
+        raise invalid
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, scope, upstream_id = raw.split("\x1f")
+    except (ValueError, UnicodeError, binascii.Error):
+        raise invalid from None
+    if prefix != _PREFIX or not scope or not _UPSTREAM_KEY.fullmatch(upstream_id):
+        raise invalid
+    return scope, upstream_id
+
+
 def decode_cursor(scope: str, cursor: str, argument: str) -> str:
     """The upstream ID inside ``cursor``; refuses cursors of other connections."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
-        prefix, cursor_scope, upstream_id = raw.split("\x1f")
-    except (ValueError, UnicodeError, binascii.Error):
-        raise BadUserInput(f"`{argument}` is not a valid cursor", argument=argument) from None
-    if prefix != _PREFIX or not upstream_id:
-        raise BadUserInput(f"`{argument}` is not a valid cursor", argument=argument)
+    cursor_scope, upstream_id = parse_cursor(cursor, argument)
     if cursor_scope != scope:
         raise BadUserInput(f"`{argument}` is a cursor from another connection", argument=argument)
     return upstream_id
@@ -63,18 +85,17 @@ class PageRequest:
         return params
 
 
-def page_request(
-    scope: str,
+def check_relay_args(
     first: int | None,
     after: str | None,
     last: int | None,
     before: str | None,
-) -> PageRequest:
-    """Validate Relay arguments and translate them; raises ``BadUserInput``.
+) -> None:
+    """The Relay argument rules, without the cursors' contents; raises ``BadUserInput``.
 
-    ``first``/``after`` page forward (older objects), ``last``/``before`` page
-    backward (newer objects). The upstream offers no way to read the oldest
-    page directly, so ``last`` needs ``before``.
+    Pure, so that pre-flight (``spaces_graphql/arguments.py``) refuses exactly
+    what :func:`page_request` refuses, with the same messages, before any
+    field of the operation runs.
     """
     if first is not None and last is not None:
         raise BadUserInput("give `first` or `last`, not both", argument="first")
@@ -88,15 +109,31 @@ def page_request(
             "`last` needs `before`: the Spaces API pages backward only from a cursor",
             argument="last",
         )
+    if before is not None and first is not None:
+        raise BadUserInput("`before` goes with `last`, not `first`", argument="before")
+    if after is not None and last is not None:
+        raise BadUserInput("`after` goes with `first`, not `last`", argument="after")
+
+
+def page_request(
+    scope: str,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> PageRequest:
+    """Validate Relay arguments and translate them; raises ``BadUserInput``.
+
+    ``first``/``after`` page forward (older objects), ``last``/``before`` page
+    backward (newer objects). The upstream offers no way to read the oldest
+    page directly, so ``last`` needs ``before``.
+    """
+    check_relay_args(first, after, last, before)
     if before is not None:
-        if first is not None:
-            raise BadUserInput("`before` goes with `last`, not `first`", argument="before")
         return PageRequest(
             limit=last or DEFAULT_PAGE, starting_before=decode_cursor(scope, before, "before")
         )
     if after is not None:
-        if last is not None:
-            raise BadUserInput("`after` goes with `first`, not `last`", argument="after")
         return PageRequest(
             limit=first or DEFAULT_PAGE, starting_after=decode_cursor(scope, after, "after")
         )

@@ -60,7 +60,7 @@ async def exchange(
         ) as response,
     ):
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise BodyTooLarge(f"the Spaces API answered with {declared} bytes (limit {limit})")
         chunks: list[bytes] = []
         size = 0

@@ -50,7 +50,7 @@ def page_args(query: QueryParams) -> tuple[int, str | None, str | None]:
     raw = query.get("limit")
     limit = 20
     if raw is not None:
-        if not raw.strip().isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        if not (raw.strip().isascii() and raw.strip().isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
             raise ApiError(400, f"limit must be an integer between 1 and {MAX_LIMIT}, got {raw!r}")
         limit = int(raw)
     after, before = _arg(query, "starting_after"), _arg(query, "starting_before")
@@ -78,7 +78,7 @@ def _space_filter(call: Call) -> list[Filter]:
     raw = call.query.get("space")
     if raw is None:
         return []
-    if not raw.strip().isdigit():
+    if not (raw.strip().isascii() and raw.strip().isdigit()):
         raise ApiError(400, f"space must be an integer Space id, got {raw!r}")
     return [Filter("space", (int(raw),))]
 
@@ -127,7 +127,11 @@ async def list_spaces(call: Call) -> Json:
 
 async def get_space(call: Call) -> Json:
     raw = call.params["id"]
-    space = call.state.store.get(call.account, "space", str(int(raw))) if raw.isdigit() else None
+    space = (
+        call.state.store.get(call.account, "space", str(int(raw)))
+        if raw.isascii() and raw.isdigit()
+        else None
+    )
     return _found(space, "space", raw)
 
 

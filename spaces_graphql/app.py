@@ -6,10 +6,8 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
-import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -17,99 +15,45 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.types.unset import UNSET
 
-from graph.context import Caller, Context
-from graph.schema import schema
-from resolvers.errors import SpacesGraphQLError, Unauthenticated
 from resolvers.targets import HostResolver, system_resolver
 from spaces_graphql import graphiql
-from spaces_graphql.auth import token_from_headers
+from spaces_graphql.admin import metrics_endpoint
 from spaces_graphql.cli import EXAMPLE_QUERY
+from spaces_graphql.compression import Compression
 from spaces_graphql.http import GraphQLHTTP
+from spaces_graphql.pipeline import Pipeline
 from spaces_graphql.runtime import Runtime
 from spaces_graphql.settings import Settings
+from spaces_graphql.ws import GraphQLWS
 
 log = logging.getLogger("spaces_graphql")
 MAX_HOOK_BODY = 1_000_000
 
 
-class GraphQLView(GraphQL[Context, None]):
-    """Strawberry's view, for what it does best: WebSockets, and GraphiQL in development.
+class GraphQLRoute:
+    """``/graphql``: WebSockets to :class:`GraphQLWS`, HTTP to :class:`GraphQLHTTP`.
 
-    GraphQL over HTTP (GET and POST) is :class:`GraphQLHTTP`'s.
+    Both run every operation through the one :class:`Pipeline`. In development a
+    browser's plain ``GET`` (``Accept: text/html``, no ``query``) gets GraphiQL.
     """
 
     def __init__(self, runtime: Runtime) -> None:
-        super().__init__(
-            schema,
-            graphql_ide="graphiql" if runtime.settings.development else None,
-            allow_queries_via_get=True,
-        )
-        self.rt = runtime
-        self.settings = runtime.settings
-
-    async def render_graphql_ide(self, request: Request) -> Response:
-        """GraphiQL from the package's own assets (development profile only)."""
-        return graphiql.render_page(
-            request, query=EXAMPLE_QUERY, headers=self.settings.ide_default_headers
-        )
-
-    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        try:
-            caller = Caller.from_token(token_from_headers(request.headers))
-        except Unauthenticated:
-            # A WebSocket may authenticate later, in ``connection_init``; until then
-            # an anonymous caller's upstream calls would be refused with 401.
-            caller = Caller(token="", key="anonymous")
-        return self.rt.context(request, response, caller)
-
-    def encode_json(self, data: object) -> str:
-        # A str goes out as a text frame: graphql-transport-ws messages are JSON text,
-        # and browsers' graphql-ws (GraphiQL's) cannot read binary frames.
-        return orjson.dumps(data).decode()
-
-    async def on_ws_connect(self, context: Context) -> Any:
-        """Authenticate a WebSocket: the upgrade's header, else ``connection_init``'s."""
-        if not context.caller.token:
-            params = context.connection_params or {}
-            header = params.get("Authorization") or params.get("authorization")
-            try:
-                token = token_from_headers({"authorization": str(header or "")})
-            except Unauthenticated as exc:
-                raise ConnectionRejectionError({"message": exc.message}) from exc
-            context.rebind(Caller.from_token(token), self.rt.client.session(token))
-        try:
-            # One cheap upstream read proves the token before anything is registered.
-            await context.upstream.get("account")
-        except SpacesGraphQLError as exc:
-            raise ConnectionRejectionError({"message": exc.message}) from exc
-        return UNSET
-
-
-class GraphQLRoute:
-    """``/graphql``: the IDE page for browsers, WebSockets to Strawberry, HTTP to ours."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.view = GraphQLView(runtime)
-        self.http = GraphQLHTTP(runtime)
+        self.pipeline = Pipeline(runtime)
+        self.ws = GraphQLWS(runtime, self.pipeline)
+        self.http = GraphQLHTTP(runtime, self.pipeline)
         self.settings = runtime.settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            origin = dict(scope.get("headers") or []).get(b"origin")
-            if not self._origin_ok(origin):
-                await WebSocket(scope, receive, send).close(code=4403, reason="origin not allowed")
-                return
-            await self.view(scope, receive, send)
+            await self.ws(scope, receive, send)
             return
         request = Request(scope, receive)
         wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
         if wants_ide and self.settings.development and "query" not in request.query_params:
-            response = await self.view.render_graphql_ide(request)
+            response: Response = graphiql.render_page(
+                request, query=EXAMPLE_QUERY, headers=self.settings.ide_default_headers
+            )
         elif request.method in ("GET", "POST"):
             response = await self.http(request)
         else:
@@ -123,12 +67,6 @@ class GraphQLRoute:
                 headers={"Allow": "GET, POST"},
             )
         await response(scope, receive, send)
-
-    def _origin_ok(self, origin: bytes | None) -> bool:
-        # Browsers always send Origin on WebSockets; other clients need no check.
-        if origin is None or self.settings.development:
-            return True
-        return origin.decode("latin-1") in self.settings.origins
 
 
 class HeaderLimit:
@@ -156,6 +94,54 @@ class HeaderLimit:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+#: Development: a front end on its own dev server on this machine (Vite's :5173,
+#: Next's :3000, any port) may call the facade; other origins need ``allowed_origins``.
+DEV_ORIGIN_REGEX = r"http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?"
+#: Request headers a browser may send cross-origin: ours, and those Apollo Client,
+#: urql and tracing libraries add (Accept and Content-Type are always allowed).
+CORS_ALLOW_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    "X-Request-Id",
+    "traceparent",
+    "tracestate",
+    "baggage",
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+)
+CORS_EXPOSE_HEADERS = (
+    "X-Request-Id",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "Retry-After",
+    "ETag",
+)
+
+
+def cors_middleware(settings: Settings) -> Middleware | None:
+    """CORS: ``allowed_origins`` in any profile, plus loopback dev servers in development.
+
+    Production without ``allowed_origins`` has no CORS at all (same-origin only).
+    Credentials are allowed in development only, where the origins are this machine's.
+    """
+    if not settings.origins and not settings.development:
+        return None
+    return Middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.origins),
+        allow_origin_regex=DEV_ORIGIN_REGEX if settings.development else None,
+        allow_credentials=settings.development,
+        allow_methods=["GET", "POST"],
+        allow_headers=list(CORS_ALLOW_HEADERS),
+        expose_headers=list(CORS_EXPOSE_HEADERS),
+        max_age=600,
+    )
 
 
 def create_app(
@@ -194,9 +180,6 @@ def create_app(
             return JSONResponse({"status": "unavailable", "upstream": response.status_code}, 503)
         return JSONResponse({"status": "ready"})
 
-    async def metrics(request: Request) -> Response:
-        return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4")
-
     async def hooks(request: Request) -> Response:
         # Answer fast and never wait on subscribers: the hub only enqueues.
         if runtime.live is None:
@@ -215,22 +198,16 @@ def create_app(
     if settings.development:
         ide.append(Mount(graphiql.ASSETS_PATH, graphiql.assets(), name="graphiql-assets"))
     middleware = [Middleware(HeaderLimit, max_bytes=settings.max_header_bytes)]
-    if settings.origins:
+    cors = cors_middleware(settings)
+    if cors is not None:
+        middleware.append(cors)
+    if settings.compression_level and settings.compression_min_bytes:
+        # Inside CORS: preflights are answered before it, and it sees every /graphql answer.
         middleware.append(
             Middleware(
-                CORSMiddleware,
-                allow_origins=list(settings.origins),
-                allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type", "X-Request-Id", "traceparent"],
-                expose_headers=[
-                    "X-Request-Id",
-                    "X-RateLimit-Limit",
-                    "X-RateLimit-Remaining",
-                    "X-RateLimit-Reset",
-                    "Retry-After",
-                    "ETag",
-                ],
-                max_age=600,
+                Compression,
+                min_bytes=settings.compression_min_bytes,
+                level=settings.compression_level,
             )
         )
     app = Starlette(
@@ -240,7 +217,7 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics),
+            Route("/metrics", metrics_endpoint(runtime)),
             *ide,
         ],
         middleware=middleware,
@@ -248,4 +225,5 @@ def create_app(
     )
     app.state.settings = settings
     app.state.runtime = runtime
+    app.state.graphql_ws = graphql.ws
     return app

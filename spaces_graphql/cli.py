@@ -43,6 +43,9 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=["development", "production"], default=None)
     parser.add_argument("--workers", type=int, default=None, help="worker processes (1)")
     parser.add_argument("--batch-ids", choices=["auto", "on", "off"], default=None)
+    parser.add_argument(
+        "--log-format", choices=["json", "text"], default=None, help="stderr log lines (json)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,9 +86,19 @@ def _fast_server() -> tuple[Literal["uvloop", "asyncio"], Literal["httptools", "
 
 
 def serve(settings: Settings) -> None:
-    """Run the facade under uvicorn with uvloop and httptools."""
+    """Run the facade under uvicorn with uvloop and httptools.
+
+    Logging goes to stderr in ``settings.log_format`` (JSON by default): uvicorn applies
+    the ``log_config`` dict in this process and in each ``--workers`` process it spawns.
+    """
+    import logging.config
+
     import uvicorn
 
+    from spaces_graphql.logs import log_config
+
+    # Here too, before the app is built: whatever is logged while it starts is formatted.
+    logging.config.dictConfig(log_config(settings.log_level, settings.log_format))
     loop, http = _fast_server()
     if settings.workers > 1:
         # Worker processes rebuild the same settings from the environment.
@@ -98,10 +111,12 @@ def serve(settings: Settings) -> None:
             host=settings.host,
             port=settings.port,
             workers=settings.workers,
-            log_level=settings.log_level,
             loop=loop,
             http=http,
             server_header=False,
+            log_config=log_config(settings.log_level, settings.log_format),
+            log_level=settings.log_level.lower(),
+            access_log=False,
         )
         return
     from spaces_graphql.app import create_app
@@ -110,11 +125,14 @@ def serve(settings: Settings) -> None:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level,
         loop=loop,
         http=http,
         # Say nothing about the server software (security scanners flag it).
         server_header=False,
+        log_config=log_config(settings.log_level, settings.log_format),
+        log_level=settings.log_level.lower(),
+        # Our access log (one line per operation, both transports) replaces uvicorn's.
+        access_log=False,
     )
 
 
@@ -147,6 +165,8 @@ def demo(ns: argparse.Namespace) -> int:
                 "upstream_url": base + "/api/v1",
                 "profile": "development",
                 "host": "127.0.0.1",
+                # The demo is watched by a person in a terminal.
+                "log_format": "text",
                 # Only the demo prefills GraphiQL's headers editor with a token.
                 "ide_default_headers": json.dumps({"Authorization": f"Bearer {DEMO_TOKEN}"}),
             }

@@ -1,32 +1,30 @@
 """GraphQL over HTTP, to the letter of the GraphQL-over-HTTP specification.
 
-Everything that can refuse a request happens here, before execution and
-before any upstream call: method, media types, body size, batching, auth,
-persisted queries, parse/validation limits, variables, cost and rate limit.
-Execution itself is Strawberry's (``schema.execute``).
+Only the HTTP mapping lives here: media negotiation, body parsing, the
+token's header, status codes and headers, ETags for GET and cancelling an
+operation whose client went away. Every limit and policy is the operation
+pipeline's (``spaces_graphql/pipeline.py``), the same as for WebSockets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
-from graphql import GraphQLError, OperationType
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
+from strawberry.types import ExecutionResult
 
 from graph.context import Caller, Context
-from graph.schema import schema
 from resolvers.errors import Unauthenticated
 from spaces_graphql.auth import token_from_headers
-from spaces_graphql.observability import child_traceparent, log_operation, request_id
-from spaces_graphql.persisted import PersistedQueryError
-from spaces_graphql.preflight import Prepared, RequestError
+from spaces_graphql.observability import request_id
+from spaces_graphql.pipeline import Code, Operation, Outcome, Pipeline, Refused, Transport
+from spaces_graphql.ratelimit import Decision
 from spaces_graphql.runtime import Runtime
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -35,39 +33,20 @@ T = TypeVar("T")
 
 
 class Refusal(Exception):
-    """An HTTP answer decided before execution."""
+    """An HTTP answer decided before the pipeline (media type, body, token)."""
 
     def __init__(
-        self,
-        status: int,
-        message: str,
-        code: str,
-        headers: Mapping[str, str] | None = None,
-        errors: list[dict[str, Any]] | None = None,
+        self, status: int, message: str, code: str, headers: Mapping[str, str] | None = None
     ) -> None:
         super().__init__(message)
         self.status = status
         self.headers = dict(headers or {})
-        self.errors = errors or [{"message": message, "extensions": {"code": code}}]
+        self.errors = [{"message": message, "extensions": {"code": code}}]
         self.code = code
 
 
 class ClientGone(Exception):
     """The client disconnected: its operation was cancelled."""
-
-
-@dataclass
-class Outcome:
-    """What the access log and metrics record about one request."""
-
-    request_id: str
-    started: float = field(default_factory=time.perf_counter)
-    operation_type: str = "unknown"
-    operation_name: str | None = None
-    outcome: str = "ok"
-    cost: int = 0
-    caller: str = ""
-    context: Context | None = None
 
 
 def negotiate(accept: str | None) -> str | None:
@@ -103,156 +82,76 @@ def negotiate(accept: str | None) -> str | None:
 class GraphQLHTTP:
     """The ``/graphql`` endpoint for GET and POST."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, pipeline: Pipeline) -> None:
         self.rt = runtime
         self.settings = runtime.settings
+        self.pipeline = pipeline
 
     async def __call__(self, request: Request) -> Response:
-        out = Outcome(request_id(request.headers))
+        transport = Transport.HTTP_GET if request.method == "GET" else Transport.HTTP_POST
+        op = Operation(
+            transport,
+            request_id(request.headers),
+            client=request.client.host if request.client else "",
+            headers=request.headers,
+        )
+        media = negotiate(request.headers.get("accept"))
         try:
-            response = await self._handle(request, out)
+            response = await self._handle(request, op, media)
         except Refusal as exc:
-            out.outcome = exc.code.lower()
-            response = self._refusal(exc, request)
+            op.outcome = exc.code.lower()
+            response = self._answer(exc.errors, exc.status, exc.headers, media)
+        except Refused as exc:
+            response = self._answer(exc.errors, _status(exc.code, media), _headers(exc), media)
         except ClientGone:
-            out.outcome = "client_gone"
+            op.outcome = Outcome.CLIENT_GONE.value
             response = Response(status_code=499)
-        response.headers["X-Request-Id"] = out.request_id
-        self._record(out, response.status_code)
+        response.headers["X-Request-Id"] = op.request_id
+        self.pipeline.finish(op, response.status_code)
         return response
 
-    # --- the pipeline -------------------------------------------------------------------
-
-    async def _handle(self, request: Request, out: Outcome) -> Response:
-        s = self.settings
-        media = negotiate(request.headers.get("accept"))
+    async def _handle(self, request: Request, op: Operation, media: str | None) -> Response:
         if media is None:
             raise Refusal(406, f"accept {GRAPHQL_RESPONSE} or {JSON}", "NOT_ACCEPTABLE")
         try:
-            caller = Caller.from_token(token_from_headers(request.headers))
+            op.caller = Caller.from_token(token_from_headers(request.headers))
         except Unauthenticated as exc:
             raise Refusal(401, exc.message, "UNAUTHENTICATED", _www_auth()) from None
-        out.caller = caller.key[:16]
         params = await self._params(request)
-        query_text, extensions = params.get("query"), params.get("extensions")
-        try:
-            if s.persisted_queries or self.rt.persisted.allowlist:
-                query, by_hash = await self.rt.persisted.resolve(query_text, extensions)
-            elif query_text is None:
-                raise PersistedQueryError("send `query`", "BAD_REQUEST")
-            else:
-                query, by_hash = query_text, False
-        except PersistedQueryError as exc:
-            status = 200 if exc.code == "PERSISTED_QUERY_NOT_FOUND" else 400
-            if exc.code == "PERSISTED_QUERY_NOT_ALLOWED":
-                self.rt.metrics.rejections.labels("not_allowlisted").inc()
-            raise Refusal(status, exc.message, exc.code) from None
-        if request.method == "GET" and not s.development and not by_hash:
-            raise Refusal(
-                405,
-                "GET runs only persisted queries here; send the query with POST",
-                "METHOD_NOT_ALLOWED",
-                {"Allow": "POST"},
-            )
-        try:
-            prepared = self.rt.preflight.prepare(
-                query, params.get("variables"), params.get("operationName")
-            )
-        except RequestError as exc:
-            if exc.code == "QUERY_TOO_COMPLEX":
-                self.rt.metrics.rejections.labels("complexity").inc()
-            status = 400 if media == GRAPHQL_RESPONSE or exc.code == "BAD_REQUEST" else 200
-            raise Refusal(
-                status, exc.errors[0].message, exc.code, errors=[_format(e) for e in exc.errors]
-            ) from None
-        out.operation_type = prepared.operation_type.value
-        out.operation_name = prepared.operation_name
-        out.cost = prepared.cost
-        if request.method == "GET" and prepared.operation_type != OperationType.QUERY:
-            raise Refusal(
-                405,
-                f"{prepared.operation_type.value}s cannot be sent with GET; send them with POST",
-                "METHOD_NOT_ALLOWED",
-                {"Allow": "POST"},
-            )
-        if prepared.operation_type == OperationType.SUBSCRIPTION:
-            raise Refusal(
-                400, "subscriptions run over WebSocket (graphql-transport-ws)", "BAD_REQUEST"
-            )
-        limit_headers: dict[str, str] = {}
-        if s.rate_limited:
-            decision = await self.rt.limiter.take(caller.key, max(1, prepared.cost))
-            limit_headers = {
-                "X-RateLimit-Limit": str(decision.limit),
-                "X-RateLimit-Remaining": str(decision.remaining),
-                "X-RateLimit-Reset": str(decision.reset_at),
-            }
-            if not decision.allowed:
-                self.rt.metrics.rejections.labels("rate_limit").inc()
-                raise Refusal(
-                    429,
-                    f"rate limit: this operation costs {max(1, prepared.cost)} points and "
-                    f"{decision.remaining} are left; retry in {decision.retry_after} s",
-                    "RATE_LIMITED",
-                    {**limit_headers, "Retry-After": str(decision.retry_after)},
-                )
-        context = self.rt.context(request, None, caller, child_traceparent(request.headers))
-        out.context = context
-        try:
-            with self.rt.client.tracing.operation(
-                request.headers, prepared.operation_name, prepared.operation_type.value
-            ) as span:
-                body, status, extra = await self._execute(
-                    request, query, params, prepared, context, out
-                )
-                self.rt.client.tracing.finish(span, status)
-        finally:
-            context.loaders.release()
-        headers = {**limit_headers, **extra, "Content-Type": f"{media}; charset=utf-8"}
+        op.query = params.get("query")
+        op.variables = params.get("variables")
+        op.operation_name = params.get("operationName")
+        op.extensions = params.get("extensions")
+        await self.pipeline.admit(op)
+        context = self.pipeline.context(op, request)
+        result = await _unless_disconnected(request, self.pipeline.execute(op, context))
+        body, status, extra = self._result(op, result, context)
+        headers = {**_limit_headers(op.limit), **extra, "Content-Type": f"{media}; charset=utf-8"}
         if request.method == "GET":
             return self._cacheable(request, body, status, headers)
         return Response(body, status, headers)
 
-    async def _execute(
-        self,
-        request: Request,
-        query: str,
-        params: Mapping[str, Any],
-        prepared: Prepared,
-        context: Context,
-        out: Outcome,
+    def _result(
+        self, op: Operation, result: ExecutionResult, context: Context
     ) -> tuple[bytes, int, dict[str, str]]:
-        result = await _unless_disconnected(
-            request,
-            schema.execute(
-                query,
-                variable_values=params.get("variables"),
-                context_value=context,
-                operation_name=params.get("operationName"),
-            ),
-        )
         errors = [_format(e) for e in result.errors or ()]
-        extensions = {
-            **(result.extensions or {}),
-            "cost": {"requested": prepared.cost, "upstreamRequests": context.upstream.requests},
-        }
-        headers: dict[str, str] = {}
-        if any(_code(e) == "UNAUTHENTICATED" for e in errors):
+        if op.outcome == Outcome.UNAUTHENTICATED.value:
             # An upstream 401 voids the answer: nothing partial for a refused token.
-            out.outcome = "unauthenticated"
             refused = {"data": None, "errors": [e for e in errors if _code(e) == "UNAUTHENTICATED"]}
             return orjson.dumps(refused), 401, _www_auth()
+        headers: dict[str, str] = {}
         retry = [
             e["extensions"]["retryAfter"] for e in errors if "retryAfter" in e.get("extensions", {})
         ]
         if retry:
             headers["Retry-After"] = str(max(int(r) for r in retry))
-        if errors:
-            out.outcome = "partial" if result.data else "error"
         doc: dict[str, Any] = {"data": result.data}
         if errors:
             doc["errors"] = errors
-        doc["extensions"] = extensions
+        doc["extensions"] = {
+            **(result.extensions or {}),
+            "cost": {"requested": op.cost, "upstreamRequests": context.upstream.requests},
+        }
         return orjson.dumps(doc), 200, headers
 
     async def _params(self, request: Request) -> dict[str, Any]:
@@ -271,7 +170,9 @@ class GraphQLHTTP:
             if ctype != JSON:
                 raise Refusal(415, f"send the request body as {JSON}", "UNSUPPORTED_MEDIA_TYPE")
             length = request.headers.get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > s.max_body_bytes):
+            if length is not None and (
+                not (length.isascii() and length.isdigit()) or int(length) > s.max_body_bytes
+            ):
                 self.rt.metrics.rejections.labels("body_size").inc()
                 raise Refusal(
                     413, f"the body exceeds {s.max_body_bytes} bytes", "PAYLOAD_TOO_LARGE"
@@ -309,12 +210,14 @@ class GraphQLHTTP:
 
     # --- answers ------------------------------------------------------------------------
 
-    def _refusal(self, exc: Refusal, request: Request) -> Response:
-        media = negotiate(request.headers.get("accept")) or JSON
+    @staticmethod
+    def _answer(
+        errors: list[dict[str, Any]], status: int, headers: Mapping[str, str], media: str | None
+    ) -> Response:
         return Response(
-            orjson.dumps({"errors": exc.errors}),
-            exc.status,
-            {**exc.headers, "Content-Type": f"{media}; charset=utf-8"},
+            orjson.dumps({"errors": errors}),
+            status,
+            {**headers, "Content-Type": f"{media or JSON}; charset=utf-8"},
         )
 
     def _cacheable(
@@ -333,24 +236,44 @@ class GraphQLHTTP:
             return Response(status_code=304, headers=headers)
         return Response(body, status, headers)
 
-    def _record(self, out: Outcome, status: int) -> None:
-        seconds = time.perf_counter() - out.started
-        m = self.rt.metrics
-        m.operations.labels(out.operation_type, out.outcome).inc()
-        m.operation_seconds.labels(out.operation_type, out.outcome).observe(seconds)
-        ctx = out.context
-        log_operation(
-            request_id=out.request_id,
-            operation=out.operation_name,
-            type=out.operation_type,
-            status=status,
-            outcome=out.outcome,
-            duration_ms=round(seconds * 1000, 2),
-            cost=out.cost,
-            upstream_requests=ctx.upstream.requests if ctx else 0,
-            cache_hits=getattr(ctx.upstream, "cache_hits", 0) if ctx else 0,
-            caller=out.caller,
-        )
+
+def _status(code: Code, media: str | None) -> int:
+    """A pipeline refusal's HTTP status (GraphQL over HTTP: 200 for JSON, 4xx for GRJ)."""
+    fixed = {
+        Code.PERSISTED_QUERY_NOT_FOUND: 200,  # APQ clients retry with the query on this answer
+        Code.PERSISTED_QUERY_NOT_ALLOWED: 400,
+        Code.PERSISTED_QUERY_NOT_SUPPORTED: 400,
+        Code.BAD_REQUEST: 400,
+        Code.METHOD_NOT_ALLOWED: 405,
+        Code.UNAUTHENTICATED: 401,
+        Code.RATE_LIMITED: 429,
+    }
+    if code in fixed:
+        return fixed[code]
+    return 400 if media == GRAPHQL_RESPONSE else 200
+
+
+def _headers(refusal: Refused) -> dict[str, str]:
+    if refusal.code is Code.METHOD_NOT_ALLOWED:
+        return {"Allow": "POST"}
+    if refusal.code is Code.UNAUTHENTICATED:
+        return _www_auth()
+    if refusal.code is Code.RATE_LIMITED and refusal.limit is not None:
+        return {
+            **_limit_headers(refusal.limit),
+            "Retry-After": str(max(1, refusal.limit.retry_after)),
+        }
+    return {}
+
+
+def _limit_headers(decision: Decision | None) -> dict[str, str]:
+    if decision is None:
+        return {}
+    return {
+        "X-RateLimit-Limit": str(decision.limit),
+        "X-RateLimit-Remaining": str(decision.remaining),
+        "X-RateLimit-Reset": str(decision.reset_at),
+    }
 
 
 def _www_auth() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Metrics (Prometheus text) and one structured log line per operation."""
+"""Metrics (Prometheus text) and one structured access-log record per operation."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import json
 import logging
 import re
 import secrets
-import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from spaces_graphql.logs import redact
 
 access_log = logging.getLogger("spaces_graphql.access")
 
@@ -101,7 +102,22 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+class AccessFields(dict[str, Any]):
+    """An access-log record's message: its fields, which the JSON formatter lays out as
+    top-level keys (:mod:`spaces_graphql.logs`). As text (``getMessage()``, the text format,
+    test captures) it reads as the same fields in compact JSON."""
+
+    def __str__(self) -> str:
+        return json.dumps(self, separators=(",", ":"), default=str)
+
+
 def log_operation(**fields: Any) -> None:
-    """One JSON line per operation (never the token: callers are identified by a hash)."""
-    fields.setdefault("ts", round(time.time(), 3))
-    access_log.info(json.dumps(fields, separators=(",", ":"), default=str))
+    """One access-log line per operation, on the ``spaces_graphql.access`` logger.
+
+    Callers pass ``request_id``, ``transport``, ``operation``, ``type``, ``status``,
+    ``outcome``, ``duration_ms``, ``cost``, ``upstream_requests``, ``cache_hits`` and
+    ``caller`` (a hash, never the token). Any key named like a token, an authorization or
+    variables is dropped, whoever passes it: the log never carries credentials or data.
+    """
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(AccessFields(redact(fields)))

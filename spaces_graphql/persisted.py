@@ -14,7 +14,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 def sha256_hex(query: str) -> str:
@@ -88,6 +88,16 @@ def load_manifest(path: str | Path) -> dict[str, str]:
     return pairs
 
 
+class Resolved(NamedTuple):
+    """A request's query text, whether it came by hash, and a digest still to store."""
+
+    query: str
+    by_hash: bool
+    #: APQ registration: stored (:meth:`PersistedQueries.register`) only once the
+    #: document passed pre-flight, so refused documents never fill the store.
+    register: str | None = None
+
+
 class PersistedQueries:
     """Resolves a request's query text from its ``extensions.persistedQuery``."""
 
@@ -100,9 +110,15 @@ class PersistedQueries:
         return self.manifest is not None
 
     async def resolve(
-        self, query: str | None, extensions: Mapping[str, Any] | None
-    ) -> tuple[str, bool]:
-        """The query to run and whether it came by hash; raises :class:`PersistedQueryError`."""
+        self, query: str | None, extensions: Mapping[str, Any] | None, *, register: bool = True
+    ) -> Resolved:
+        """The query to run and whether it came by hash; raises :class:`PersistedQueryError`.
+
+        ``register=False`` (production GET) runs only operations already persisted, by
+        the manifest or by an earlier registration over POST: a new document sent with
+        its own hash is ``PERSISTED_QUERY_NOT_FOUND``, so GET (which a cross-site page
+        can make a browser send) never stores or runs a document nobody persisted.
+        """
         pq = (extensions or {}).get("persistedQuery")
         if pq is None:
             if query is None:
@@ -114,7 +130,7 @@ class PersistedQueries:
                         "only the operations of the persisted-query manifest may run",
                         "PERSISTED_QUERY_NOT_ALLOWED",
                     )
-            return query, False
+            return Resolved(query, False)
         if not isinstance(pq, Mapping) or pq.get("version") != 1:
             raise PersistedQueryError(
                 "unsupported persistedQuery version", "PERSISTED_QUERY_NOT_SUPPORTED"
@@ -129,13 +145,18 @@ class PersistedQueries:
                 raise PersistedQueryError("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
             if query is not None and query != known:
                 raise PersistedQueryError("the query does not match its hash", "BAD_REQUEST")
-            return known, True
-        if query is None:
+            return Resolved(known, True)
+        if query is None or not register:
             stored = await self.store.get(digest)
             if stored is None:
                 raise PersistedQueryError("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
-            return stored, True
+            if query is not None and query != stored:
+                raise PersistedQueryError("the query does not match its hash", "BAD_REQUEST")
+            return Resolved(stored, True)
         if sha256_hex(query) != digest:
             raise PersistedQueryError("provided sha does not match query", "BAD_REQUEST")
+        return Resolved(query, True, register=digest)
+
+    async def register(self, digest: str, query: str) -> None:
+        """Store an APQ registration (after the document passed pre-flight)."""
         await self.store.put(digest, query)
-        return query, True

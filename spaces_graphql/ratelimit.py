@@ -2,7 +2,8 @@
 
 The bucket holds ``capacity`` points and refills ``capacity`` per ``period``
 seconds; an operation takes its cost (at least one point). Keyed by a hash of
-the caller's token. With Redis, the buckets live there (one atomic script per
+the caller's token (and, for tokens the upstream has not accepted yet, by
+client address: see :class:`Admission`). With Redis, the buckets live there (one atomic script per
 operation), so every facade process draws from the same bucket.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -103,3 +105,65 @@ class RedisRateLimiter:
         retry_after = 0 if allowed else math.ceil((cost - left) / self.rate)
         reset_at = math.ceil(now + (self.capacity - left) / self.rate)
         return Decision(bool(allowed), self.capacity, math.floor(left), reset_at, retry_after)
+
+
+class Admission:
+    """Who pays for an operation: its token's bucket, and its client address's while unproven.
+
+    A token is *proven* once the upstream accepted it (an operation without an
+    upstream 401, or a WebSocket's ``GET account``). An unproven token is admitted
+    only while its client address's bucket still holds the operation's cost, and
+    an operation the upstream refuses with 401 is charged to that address bucket:
+    a fresh random token per request draws from one bucket, not a new full one.
+    Refusals before execution cost ``REFUSAL_POINTS`` too (to the token's bucket
+    when proven, else to the address's), so malformed traffic also runs dry.
+    ``limiter`` is read on every call: the runtime swaps in Redis at start-up.
+    """
+
+    REFUSAL_POINTS = 1
+
+    def __init__(self, limiter: Callable[[], RateLimiter], max_proven: int = 100_000) -> None:
+        self._limiter = limiter
+        self._proven: OrderedDict[str, None] = OrderedDict()
+        self.max_proven = max_proven
+
+    @staticmethod
+    def address_key(client: str) -> str:
+        return "addr:" + client
+
+    def is_proven(self, token_key: str) -> bool:
+        if token_key in self._proven:
+            self._proven.move_to_end(token_key)
+            return True
+        return False
+
+    def proven(self, token_key: str) -> None:
+        """The upstream accepted this token."""
+        self._proven[token_key] = None
+        self._proven.move_to_end(token_key)
+        while len(self._proven) > self.max_proven:
+            self._proven.popitem(last=False)
+
+    async def take(self, token_key: str, client: str, cost: int) -> Decision:
+        """Take ``cost`` from the token's bucket; an unproven token needs address points too."""
+        limiter = self._limiter()
+        decision = await limiter.take(token_key, cost)
+        if not decision.allowed or self.is_proven(token_key):
+            return decision
+        # Peek (cost 0): the address pays only when the upstream refuses the token.
+        address = await limiter.take(self.address_key(client), 0)
+        if address.remaining < cost:
+            # By the time the address bucket is full again the cost fits (it is <= capacity).
+            retry = max(1, address.reset_at - math.floor(time.time()))
+            return Decision(False, address.limit, address.remaining, address.reset_at, retry)
+        return decision
+
+    async def refused_upstream(self, token_key: str, client: str, cost: int) -> None:
+        """The upstream refused the token (401): charge the address, forget the proof."""
+        self._proven.pop(token_key, None)
+        await self._limiter().take(self.address_key(client), cost)
+
+    async def refused_early(self, token_key: str, client: str) -> Decision:
+        """A refusal before execution costs points; a denied decision means: rate limited."""
+        key = token_key if self.is_proven(token_key) else self.address_key(client)
+        return await self._limiter().take(key, self.REFUSAL_POINTS)

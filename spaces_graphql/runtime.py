@@ -51,6 +51,8 @@ class Runtime:
                 max_cost=settings.max_cost,
                 introspection=settings.development,
                 suggestions=settings.development,
+                cache_bytes=settings.document_cache_bytes,
+                cache_entry_bytes=settings.document_cache_entry_bytes,
             ),
         )
         manifest = (
@@ -138,4 +140,6 @@ class Runtime:
                 value = getattr(client, name, None)
                 if isinstance(value, int | float | bool):
                     gauges[f"upstream_{name}"] = float(value)
+            # Breakers per scope, bulkhead occupancy, rejections by reason (issue 12).
+            gauges.update(client.gauges())
         return gauges

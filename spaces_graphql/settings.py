@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 Profile = Literal["development", "production"]
 BatchIds = Literal["auto", "on", "off"]
+LogFormat = Literal["json", "text"]
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 ENV_PREFIX = "SPACES_GRAPHQL_"
 
@@ -43,9 +45,16 @@ class Settings:
     max_concurrency: int = 100
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
+    #: Seconds a call may wait for an upstream connection (the facade's admission queue,
+    #: in front of httpx's pool); past it only that call fails, with UPSTREAM_TIMEOUT.
     pool_timeout: float = 5.0
-    max_connections: int = 100
-    #: As many as the pool holds: a 100-wide wave reuses its connections next time.
+    #: Upstream connections per process. Three times one token's share: a token whose
+    #: requests hang holds at most a third, and everyone else finds free connections.
+    max_connections: int = 300
+    #: One token's share of the pool (its calls beyond it queue, fairly among tokens).
+    #: 100 = ``max_concurrency``: one page of parents' children still goes in one wave.
+    max_connections_per_token: int = 100
+    #: A whole wave (``max_concurrency``): a 100-wide wave reuses its connections next time.
     max_keepalive_connections: int = 100
     #: Idle seconds before a pooled connection is dropped rather than reused. Below the
     #: common 5 s server keep-alive (uvicorn's, the sandbox's): reusing a connection the
@@ -56,12 +65,23 @@ class Settings:
     #: Development only: REST Hook targets may be loopback (http or https) for local receivers.
     allow_loopback_targets: bool = False
     log_level: str = "info"
+    #: ``json``: one JSON object per line on stderr (access log included); ``text``: for humans.
+    log_format: LogFormat = "json"
+    #: Production: ``/metrics`` answers only ``Authorization: Bearer <this>``; empty: 404.
+    metrics_token: str = field(default="", repr=False)
     #: Where the upstream reaches this facade (REST Hook targets); default: the listen address.
     public_url: str = ""
     #: Redis for cross-process event fan-out (also read from ``REDIS_URL``); empty: in-process.
     redis_url: str = ""
-    #: File recording this process's REST Hooks, so a restart can remove stale ones.
+    #: Without Redis: file recording this process's REST Hooks (tokens sealed), so a
+    #: restart removes what a crash left. With Redis, Redis holds the records.
     hook_state_path: str = ""
+    #: Key sealing the tokens kept to delete orphan REST Hooks (16+ characters); empty:
+    #: one is generated per deployment (in Redis, or beside the state file).
+    hook_state_key: str = field(default="", repr=False)
+    #: Seconds a process's claim on its REST Hooks (and their secrets) outlives its last
+    #: heartbeat (every third of it): how long a crashed process's hooks can linger.
+    live_lease_seconds: float = 10.0
     #: Development only: a JSON object of headers prefilled in GraphiQL (``demo`` sets its token).
     ide_default_headers: str = ""
     # --- limits (every rejection costs zero upstream requests) ---
@@ -71,18 +91,32 @@ class Settings:
     max_directives: int = 50
     #: Worst-case upstream requests one operation may cause (GitHub-style cost).
     max_cost: int = 250
+    #: Query text above this many bytes is parsed and validated but never cached.
+    document_cache_entry_bytes: int = 4096
+    #: The parse/validation cache's budget in estimated bytes of parsed documents (LRU; 0: off).
+    document_cache_bytes: int = 8 * 1024 * 1024
     #: Cost points per token per ``rate_limit_period`` seconds; 0 disables (development's default).
     rate_limit_points: int = 5000
     rate_limit_period: float = 3600.0
     max_body_bytes: int = 1_000_000
     max_header_bytes: int = 16_384
+    #: Open WebSocket connections one token may hold (per process); more are closed with 4429.
+    max_ws_connections_per_token: int = 16
     # --- persisted queries ---
     #: Automatic persisted queries (Apollo's protocol).
     persisted_queries: bool = True
     #: A manifest file: when set, only its operations run (allowlist mode).
     persisted_query_manifest: str = ""
-    #: Comma-separated origins allowed for CORS and WebSockets (production); empty: none.
+    #: Comma-separated origins allowed for CORS and WebSockets; empty: none (production).
+    #: Development also allows ``http://localhost:*``, ``http://127.0.0.1:*``, ``http://[::1]:*``.
     allowed_origins: str = ""
+    # --- compressed answers (spaces_graphql/compression.py) ---
+    #: ``/graphql`` JSON answers of at least this many bytes are compressed per
+    #: ``Accept-Encoding`` (zstd, br, gzip); 0 (or ``off``): never.
+    compression_min_bytes: int = 1024
+    #: 1 (fastest) to 9 (smallest): gzip's level; brotli quality and zstd level follow
+    #: (see compression.py); 0 (or ``off``): never compress.
+    compression_level: int = 6
     #: OpenTelemetry spans (needs the ``otel`` extra; exporters via ``OTEL_*`` variables).
     otel: bool = False
     # --- upstream resilience (resolvers/client.py applies them) ---
@@ -98,6 +132,12 @@ class Settings:
     breaker_failure_threshold: int = 5
     #: How long an open circuit fails fast before one probe is let through.
     breaker_open_seconds: float = 30.0
+    #: 5xx, resets and timeouts open the shared circuit only when this many tokens failed
+    #: within ``breaker_window_seconds``; one token's failures open that token's own.
+    breaker_distinct_callers: int = 3
+    breaker_window_seconds: float = 10.0
+    #: Per-token breakers kept (least recently used dropped first); only failing tokens count.
+    breaker_max_tokens: int = 10_000
     #: Upstream bodies larger than this are refused (UPSTREAM_ERROR), read no further.
     max_upstream_body_bytes: int = 10 * 1024 * 1024
     #: ETag cache: entries (0 turns the cache off), total and per-entry body bytes, lifetime.
@@ -155,6 +195,8 @@ class Settings:
 
 def _coerce(name: str, raw: str, type_: Any) -> Any:
     text = str(type_)
+    if name.startswith("compression_") and raw.strip().lower() == "off":
+        return 0
     try:
         if text == "int":
             return int(raw)
@@ -207,11 +249,22 @@ def validate(s: Settings) -> None:
         pub = urlsplit(s.public_url)
         if pub.scheme not in {"http", "https"} or not pub.hostname:
             raise SettingsError(f"public_url must be an absolute http(s) URL, not {s.public_url!r}")
+    _validate_logs_and_metrics(s)
     if s.workers < 1:
         raise SettingsError("workers must be at least 1")
+    if not 1 <= s.live_lease_seconds <= 300:
+        raise SettingsError("live_lease_seconds must be within 1..300")
+    if s.hook_state_key and len(s.hook_state_key) < 16:
+        raise SettingsError("hook_state_key must be at least 16 characters")
     if s.keepalive_expiry < 0:
         raise SettingsError("keepalive_expiry must not be negative")
     _validate_resilience(s)
+    if not 0 <= s.compression_level <= 9:
+        raise SettingsError("compression_level must be within 0..9 (0 or off: no compression)")
+    if not 0 <= s.compression_min_bytes <= 100_000_000:
+        raise SettingsError("compression_min_bytes must be within 0..100000000 (0 or off: none)")
+    if not 1 <= s.max_ws_connections_per_token <= 10_000:
+        raise SettingsError("max_ws_connections_per_token must be within 1..10000")
     for name in ("max_depth", "max_aliases", "max_tokens", "max_directives", "max_cost"):
         if getattr(s, name) < 1:
             raise SettingsError(f"{name} must be at least 1")
@@ -223,6 +276,19 @@ def validate(s: Settings) -> None:
         )
     if s.ide_default_headers:
         _validate_ide_headers(s)
+
+
+def _validate_logs_and_metrics(s: Settings) -> None:
+    if s.log_level.lower() not in LOG_LEVELS:
+        raise SettingsError(
+            f"log_level must be one of {', '.join(LOG_LEVELS)}, not {s.log_level!r}"
+        )
+    if s.log_format not in ("json", "text"):
+        raise SettingsError(f"log_format must be json or text, not {s.log_format!r}")
+    # A short secret on a public listener can be guessed; whitespace would never match.
+    token = s.metrics_token
+    if token and (len(token) < 16 or token != token.strip()):
+        raise SettingsError("metrics_token must be at least 16 characters, without spaces around")
 
 
 def _validate_ide_headers(s: Settings) -> None:
@@ -251,6 +317,14 @@ def _validate_resilience(s: Settings) -> None:
     for name in positive:
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name} must be greater than 0")
+    for name in ("breaker_window_seconds", "pool_timeout"):
+        if getattr(s, name) <= 0:
+            raise SettingsError(f"{name} must be greater than 0")
+    if s.breaker_distinct_callers < 1 or s.breaker_max_tokens < 1:
+        raise SettingsError("breaker_distinct_callers and breaker_max_tokens must be at least 1")
+    if s.max_connections < 1 or s.max_connections_per_token < 1:
+        # A share above the pool is the pool: lowering only max_connections stays valid.
+        raise SettingsError("max_connections and max_connections_per_token must be at least 1")
     at_least_zero = (
         "upstream_retries",
         "upstream_retry_base_seconds",

@@ -18,12 +18,14 @@ from tests.support import Harness, harness
 
 GRJ = "application/graphql-response+json"
 AUTH = {"Authorization": "Bearer demo-alice"}
+# Production: /metrics answers only this bearer secret.
+METRICS_TOKEN = "metrics-secret-0123456789abcdef"
 
 
 @pytest.fixture
 async def prod() -> AsyncIterator[Harness]:
     """The facade in its production profile (serve's default)."""
-    async with harness(profile="production") as ready:
+    async with harness(profile="production", metrics_token=METRICS_TOKEN) as ready:
         yield ready
 
 
@@ -256,7 +258,8 @@ async def test_oversized_and_malformed_headers(prod: Harness) -> None:
 async def test_metrics_endpoint(prod: Harness) -> None:
     await post(prod, {"query": "{ viewer { name } }"})
     await post(prod, {"query": "{ viewer { nope } }"})
-    text = (await prod.facade.get("/metrics")).text
+    scraper = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    text = (await prod.facade.get("/metrics", headers=scraper)).text
     assert 'spaces_graphql_operations_total{outcome="ok",type="query"}' in text
     assert "spaces_graphql_operation_seconds_bucket" in text
     assert "spaces_graphql_active_subscriptions" in text

@@ -8,6 +8,7 @@ from resolvers.client import route_template
 from tests.support import harness
 
 AUTH = {"Authorization": "Bearer demo-alice"}
+METRICS_TOKEN = "metrics-secret-0123456789abcdef"
 PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
@@ -21,7 +22,7 @@ def test_route_templates_hide_ids() -> None:
 
 
 async def test_traceparent_continues_upstream_and_metrics_by_route() -> None:
-    async with harness(profile="production") as h:
+    async with harness(profile="production", metrics_token=METRICS_TOKEN) as h:
         q = "{ customers(first: 2) { nodes { subscriptions(first: 1) { nodes { token } } } } }"
         r = await h.facade.post(
             "/graphql", json={"query": q}, headers={**AUTH, "traceparent": PARENT}
@@ -39,7 +40,8 @@ async def test_traceparent_continues_upstream_and_metrics_by_route() -> None:
             fresh.headers["traceparent"].startswith("00-")
             and "0af76519" not in fresh.headers["traceparent"]
         )
-        text = (await h.facade.get("/metrics")).text
+        metrics = {"Authorization": f"Bearer {METRICS_TOKEN}"}  # production: /metrics needs it
+        text = (await h.facade.get("/metrics", headers=metrics)).text
         assert 'route="/customers/{id}/subscriptions"' in text and 'status="200"' in text
         assert "cus_" not in text
         assert "spaces_graphql_upstream_seconds_bucket" in text

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
+from resolvers.cache import token_hash
 from resolvers.client import SpacesClient
 from resolvers.errors import (
     MalformedPayload,
@@ -192,7 +194,10 @@ async def test_breaker_opens_after_five_failures_and_fails_fast() -> None:
         assert up.recording.calls.__len__() == 5  # refused without reaching the upstream
         assert opened.value.extensions["code"] == "UPSTREAM_UNAVAILABLE"
         assert opened.value.retry_after == 1 and opened.value.extensions["retryAfter"] == 1
-        assert up.client.breaker_open
+        # One token's 5xx open that token's breaker; the shared one stays closed
+        # (tests/test_isolation.py has the rule).
+        assert up.client.breakers.token_state(token_hash(ALICE)) == "open"
+        assert not up.client.breaker_open
 
         # Half-open after the pause: one probe; it fails, so the circuit opens again.
         await asyncio.sleep(0.35)
@@ -208,7 +213,7 @@ async def test_breaker_opens_after_five_failures_and_fails_fast() -> None:
         await asyncio.sleep(0.35)
         assert (await session.get("account"))["object"] == "account"
         assert (await session.get("spaces"))["object"] == "list"
-        assert not up.client.breaker_open
+        assert up.client.breakers.token_state(token_hash(ALICE)) == "closed"
 
 
 async def test_breaker_counts_only_consecutive_failures() -> None:
@@ -470,10 +475,11 @@ def test_resilience_settings_come_from_the_environment() -> None:
     assert (defaults.operation_deadline_seconds, defaults.upstream_retries) == (30.0, 2)
     assert (defaults.breaker_failure_threshold, defaults.breaker_open_seconds) == (5, 30.0)
     assert defaults.max_upstream_body_bytes == 10 * 1024 * 1024
-    for bad in (
+    bads: list[dict[str, Any]] = [
         {"upstream_retries": 9},
         {"operation_deadline_seconds": 0},
         {"upstream_retry_budget": -1},
-    ):
+    ]
+    for bad in bads:
         with pytest.raises(SettingsError):
             Settings(**bad)

@@ -44,9 +44,13 @@ class Bus(Protocol):
     async def close(self) -> None: ...
     async def publish(self, account: str, event: Mapping[str, Any]) -> None: ...
     async def first_sighting(self, account: str, event_id: str) -> bool: ...
-    async def put_secret(self, secret: str, target: HookTarget) -> None: ...
+    async def put_secret(
+        self, secret: str, target: HookTarget, ttl: float | None = None
+    ) -> None: ...
     async def get_secret(self, secret: str) -> HookTarget | None: ...
     async def drop_secret(self, secret: str) -> None: ...
+    async def touch_secret(self, hashed: str, ttl: float) -> bool: ...
+    async def drop_secret_hash(self, hashed: str) -> None: ...
 
 
 class LocalBus:
@@ -76,7 +80,8 @@ class LocalBus:
             self._seen.popitem(last=False)
         return True
 
-    async def put_secret(self, secret: str, target: HookTarget) -> None:
+    async def put_secret(self, secret: str, target: HookTarget, ttl: float | None = None) -> None:
+        # One process: the secret lives exactly as long as its registration here.
         self._secrets[secret_key(secret)] = target
 
     async def get_secret(self, secret: str) -> HookTarget | None:
@@ -85,17 +90,27 @@ class LocalBus:
     async def drop_secret(self, secret: str) -> None:
         self._secrets.pop(secret_key(secret), None)
 
+    async def touch_secret(self, hashed: str, ttl: float) -> bool:
+        return hashed in self._secrets
+
+    async def drop_secret_hash(self, hashed: str) -> None:
+        self._secrets.pop(hashed, None)
+
 
 class RedisBus:
-    """Redis pub/sub for events, Redis keys for secrets and duplicate marks."""
+    """Redis pub/sub for events, Redis keys for secrets and duplicate marks.
 
-    CHANNEL = "spaces-graphql:events"
+    Every key and the channel live under ``namespace`` (one per deployment: the
+    service derives it from the public hooks URL), so two deployments sharing a
+    Redis neither hear each other's events nor drop each other's as duplicates.
+    A secret expires unless its holders renew it (``touch_secret``): once every
+    process that wanted a hook is gone, its deliveries get 410.
+    """
 
-    def __init__(self, url: str, prefix: str = "spaces-graphql") -> None:
-        import redis.asyncio as redis
-
-        self._redis = redis.from_url(url, decode_responses=True)
-        self._prefix = prefix
+    def __init__(self, redis: Any, namespace: str) -> None:
+        self._redis = redis
+        self._ns = namespace
+        self.channel = f"{namespace}:events"
         self._listener: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
@@ -106,7 +121,7 @@ class RedisBus:
 
     async def _listen(self, deliver: Deliver) -> None:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(self.CHANNEL)
+        await pubsub.subscribe(self.channel)
         self._ready.set()
         try:
             while True:
@@ -120,33 +135,40 @@ class RedisBus:
                     log.warning("dropping a malformed bus message: %r", exc)
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
 
     async def close(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._listener
-        await self._redis.aclose()
 
     async def publish(self, account: str, event: Mapping[str, Any]) -> None:
-        await self._redis.publish(self.CHANNEL, json.dumps({"account": account, "event": event}))
+        await self._redis.publish(self.channel, json.dumps({"account": account, "event": event}))
 
     async def first_sighting(self, account: str, event_id: str) -> bool:
-        key = f"{self._prefix}:seen:{account}:{event_id}"
+        key = f"{self._ns}:seen:{account}:{event_id}"
         return bool(await self._redis.set(key, "1", nx=True, ex=SEEN_TTL_SECONDS))
 
-    async def put_secret(self, secret: str, target: HookTarget) -> None:
-        await self._redis.set(
-            f"{self._prefix}:hook:{secret_key(secret)}", json.dumps(asdict(target))
-        )
+    def _secret(self, hashed: str) -> str:
+        return f"{self._ns}:secret:{hashed}"
+
+    async def put_secret(self, secret: str, target: HookTarget, ttl: float | None = None) -> None:
+        px = None if ttl is None else max(1, int(ttl * 1000))
+        await self._redis.set(self._secret(secret_key(secret)), json.dumps(asdict(target)), px=px)
 
     async def get_secret(self, secret: str) -> HookTarget | None:
-        raw = await self._redis.get(f"{self._prefix}:hook:{secret_key(secret)}")
+        raw = await self._redis.get(self._secret(secret_key(secret)))
         if raw is None:
             return None
         data = json.loads(raw)
         return HookTarget(account=data["account"], event_type=data["event_type"])
 
     async def drop_secret(self, secret: str) -> None:
-        await self._redis.delete(f"{self._prefix}:hook:{secret_key(secret)}")
+        await self.drop_secret_hash(secret_key(secret))
+
+    async def touch_secret(self, hashed: str, ttl: float) -> bool:
+        return bool(await self._redis.pexpire(self._secret(hashed), max(1, int(ttl * 1000))))
+
+    async def drop_secret_hash(self, hashed: str) -> None:
+        await self._redis.delete(self._secret(hashed))

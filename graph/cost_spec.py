@@ -1,0 +1,161 @@
+"""What every field of the schema may cost upstream, declared beside the graph it prices.
+
+Pre-flight (``spaces_graphql/cost.py``) adds these prices up into an upper
+bound of the upstream requests an operation can make, before it runs. Each
+price is the worst case of the field's resolver in this package, in every
+capability mode of the upstream (with and without ``?ids=`` batching):
+
+- ``CONNECTION``: one page request per parent object; what is selected under
+  it is multiplied by the page size (``first``/``last``, else 20).
+- ``lookup(n)``: at most ``n`` requests per parent object (a loader may batch
+  them into fewer, never more).
+- ``embedded(n)``: a relation the upstream embeds in every object it returns
+  from a list, a lookup or a write (the contract: a subscription and an
+  invoice carry their whole customer, a customer its Space): free there, and
+  ``n`` requests per parent on an event's snapshot, which may lack it.
+- ``NODE``/``NODES``: fetch by global ID(s): the lookup price of the type each
+  ID names (``LOOKUP_BY_TYPE``), and the selection priced on that type.
+- ``WRITE``: one upstream write (never retried).
+- ``FREE``: answered from the parent's record; costs nothing itself.
+  ``SNAPSHOT`` likewise, and what it answers is an event's snapshot.
+
+Plain attributes (no resolver) are free and need no entry;
+``tests/test_cost_property.py`` asserts that every field with a resolver has one.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from graph.node import NODE_TYPES, from_global_id
+from resolvers.pagination import DEFAULT_PAGE, MAX_PAGE
+
+__all__ = ["DEFAULT_PAGE", "MAX_PAGE", "PRICES", "Price", "PriceKind", "node_type"]
+
+
+class PriceKind(enum.Enum):
+    """How a field's price is computed (see the module docstring)."""
+
+    FREE = "free"
+    LOOKUP = "lookup"
+    CONNECTION = "connection"
+    NODE = "node"
+    NODES = "nodes"
+    WRITE = "write"
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """One field's price: its kind and, for lookups and writes, requests per parent."""
+
+    kind: PriceKind
+    requests: int = 0
+    #: The requests happen only when the parent record is an event's snapshot.
+    if_snapshot: bool = False
+    #: What the field answers is an event's snapshot (objects may be partial).
+    snapshot: bool = False
+
+
+FREE = Price(PriceKind.FREE)
+SNAPSHOT = Price(PriceKind.FREE, snapshot=True)
+CONNECTION = Price(PriceKind.CONNECTION, 1)
+NODE = Price(PriceKind.NODE)
+NODES = Price(PriceKind.NODES)
+WRITE = Price(PriceKind.WRITE, 1)
+
+
+def lookup(requests: int) -> Price:
+    """A relation or root lookup of at most ``requests`` upstream requests per parent."""
+    return Price(PriceKind.LOOKUP, requests)
+
+
+def embedded(requests: int) -> Price:
+    """An embedded relation: free on upstream objects, a lookup on event snapshots."""
+    return Price(PriceKind.LOOKUP, requests, if_snapshot=True)
+
+
+#: Fetching one object of a type by ID (``graph/lookup.py``'s loaders), worst case:
+#: customers and invoices: one request each without ``?ids=``, one per 100 with it;
+#: subscriptions: one each; Spaces: one alone, but two or more in one tick read the
+#: list first and then each missing one (n + 1 <= 2n); objects the upstream only
+#: lists (events, webhooks, captured emails, REST Hooks): two cursor requests each.
+LOOKUP_BY_TYPE: Mapping[str, int] = {
+    "Space": 2,
+    "Customer": 1,
+    "Invoice": 1,
+    "Subscription": 1,
+    "Event": 2,
+    "Webhook": 2,
+    "CapturedEmail": 2,
+    "ResourceSubscription": 2,
+}
+assert set(LOOKUP_BY_TYPE) == NODE_TYPES
+
+_CONNECTION_NODES = (
+    "Space",
+    "Customer",
+    "Subscription",
+    "Invoice",
+    "Event",
+    "Webhook",
+    "CapturedEmail",
+    "ResourceSubscription",
+)
+
+#: (GraphQL type, GraphQL field) -> price, for every field with a resolver.
+PRICES: Mapping[tuple[str, str], Price] = {
+    # graph/query.py
+    ("Query", "node"): NODE,
+    ("Query", "nodes"): NODES,
+    ("Query", "viewer"): lookup(1),  # GET /account
+    ("Query", "space"): lookup(LOOKUP_BY_TYPE["Space"]),
+    ("Query", "customer"): lookup(LOOKUP_BY_TYPE["Customer"]),
+    ("Query", "invoice"): lookup(LOOKUP_BY_TYPE["Invoice"]),
+    ("Query", "spaces"): CONNECTION,
+    ("Query", "customers"): CONNECTION,
+    ("Query", "subscriptions"): CONNECTION,
+    ("Query", "invoices"): CONNECTION,
+    ("Query", "events"): CONNECTION,
+    ("Query", "webhooks"): CONNECTION,
+    ("Query", "capturedEmails"): CONNECTION,
+    ("Query", "resourceSubscriptions"): CONNECTION,
+    # graph/space.py
+    ("Space", "customers"): CONNECTION,
+    ("Space", "capturedEmails"): CONNECTION,
+    # graph/customer.py: a partial customer (a snapshot's) is fetched whole for its Space.
+    ("Customer", "space"): embedded(LOOKUP_BY_TYPE["Customer"]),
+    ("Customer", "subscriptions"): CONNECTION,
+    ("Customer", "invoices"): CONNECTION,
+    # graph/subscription.py
+    ("Subscription", "items"): FREE,
+    ("Subscription", "customer"): embedded(LOOKUP_BY_TYPE["Customer"]),
+    ("Subscription", "invoices"): CONNECTION,
+    # graph/invoice.py
+    ("Invoice", "items"): FREE,
+    ("Invoice", "customer"): embedded(LOOKUP_BY_TYPE["Customer"]),
+    ("Invoice", "subscription"): lookup(LOOKUP_BY_TYPE["Subscription"]),
+    # graph/captured_email.py: always embedded (a payload without one is an error).
+    ("CapturedEmail", "space"): FREE,
+    # graph/event.py, graph/webhook.py: carried by the record itself.
+    ("Event", "resource"): SNAPSHOT,
+    ("Webhook", "event"): FREE,
+    # graph/mutation.py: one write each; the payload's selection is priced on its own.
+    ("Mutation", "createResourceSubscription"): WRITE,
+    ("Mutation", "deleteResourceSubscription"): WRITE,
+    ("Mutation", "cancelSubscription"): WRITE,
+    ("Mutation", "payInvoice"): WRITE,
+    # graph/subscription_root.py: events arrive by REST Hook; each is priced as an Event.
+    ("SubscriptionRoot", "eventCreated"): FREE,
+    # graph/connection.py: edges pair the page's nodes with cursors.
+    **{(f"{name}Connection", "edges"): FREE for name in _CONNECTION_NODES},
+}
+
+
+def node_type(global_id: object) -> str | None:
+    """The type a global ID names, or ``None`` when it is not one (refused, no request)."""
+    if not isinstance(global_id, str):
+        return None
+    decoded = from_global_id(global_id)
+    return None if decoded is None else decoded[0]
