@@ -51,9 +51,9 @@ def negotiate(accept_encoding: str | None, offered: Collection[Coding] = SERVER_
     """The coding to answer with: the highest q among ``offered``, identity when that wins.
 
     No header (or an empty one) means identity: compressing for a client that did not
-    ask for it saves nothing it can use. ``*`` stands for every coding not named;
-    identity is acceptable unless excluded, and a client excluding everything still
-    gets identity (sending a 406 for a readable answer helps no one).
+    ask for it saves nothing it can use. ``*`` stands for every coding not named. A
+    client excluding everything still gets identity (a 406 for a readable answer helps
+    no one).
     """
     if not accept_encoding:
         return Coding.IDENTITY
@@ -80,8 +80,9 @@ def negotiate(accept_encoding: str | None, offered: Collection[Coding] = SERVER_
         q = weights.get(coding.value, star if star is not None else 0.0)
         if q > best_q:  # strictly greater: on a tie the earlier (server) choice stays
             best, best_q = coding, q
-    identity_q = weights.get("identity", star if star is not None else 1.0)
-    # identity only wins when the client weighs it above every coding it accepts.
+    # An unlisted identity is the fallback, not a rival: it wins only when the client
+    # names it with a higher weight than every coding it accepts.
+    identity_q = weights.get("identity", 0.0)
     if best is not Coding.IDENTITY and identity_q > best_q:
         return Coding.IDENTITY
     return best

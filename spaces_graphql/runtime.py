@@ -94,6 +94,9 @@ class Runtime:
             public_url=s.hooks_public_url,
             redis_url=s.redis_url or None,
             state_path=Path(s.hook_state_path) if s.hook_state_path else None,
+            state_key=s.hook_state_key or None,
+            lease_seconds=s.live_lease_seconds,
+            workers=s.workers,
         )
         await self.live.start()
 

@@ -158,8 +158,12 @@ def _body(selection_set: SelectionSetNode, counts: _Counts) -> _Body:
                 if sel.alias is not None:
                     counts.aliases += 1
                 body.fields += 1
-                if sel.selection_set is None and sel.name.value.startswith("__"):
-                    continue  # __typename: a leaf the executor answers itself
+                if sel.name.value.startswith("__"):
+                    # __typename: a leaf the executor answers itself. __schema/__type: the
+                    # IDE's introspection (15 levels of ofType) never reaches the upstream,
+                    # graphql-core's MaxIntrospectionDepthRule bounds it, and production
+                    # refuses it outright; our depth and merge limits are for upstream work.
+                    continue
                 body.depth = max(body.depth, depth + 1)
                 if sel.selection_set is not None:
                     body.levels.append({})

@@ -57,7 +57,9 @@ async def test_development_preflight_from_a_local_dev_server(origin: str) -> Non
         assert got.headers["access-control-allow-origin"] == origin
         assert got.headers["access-control-allow-credentials"] == "true"
         assert set(got.headers["access-control-allow-methods"].split(", ")) == {"GET", "POST"}
-        allowed = {h.strip().lower() for h in got.headers["access-control-allow-headers"].split(",")}
+        allowed = {
+            h.strip().lower() for h in got.headers["access-control-allow-headers"].split(",")
+        }
         assert set(APOLLO_HEADERS.split(",")) <= allowed
         assert "Origin" in got.headers["vary"]
         assert h.upstream.calls == []
