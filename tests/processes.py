@@ -10,6 +10,7 @@ import sys
 import time
 
 import httpx
+import pytest
 
 
 def free_port() -> int:
@@ -68,3 +69,18 @@ def start_facade(
     proc = spawn("serve", "--port", str(port), "--upstream", f"{sandbox}/api/v1", *extra, env=env)
     wait_for(f"http://127.0.0.1:{port}/healthz", proc)
     return proc, f"http://127.0.0.1:{port}"
+
+
+def need_redis() -> None:
+    """Skip the calling test without a Redis on 127.0.0.1:6379; under ``CI=true``, fail it."""
+    try:
+        out = subprocess.run(
+            ["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True, timeout=3, check=False
+        )
+        ok = out.stdout.strip() == b"PONG"
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    if not ok:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI needs Redis on 127.0.0.1:6379")
+        pytest.skip("no Redis on 127.0.0.1:6379")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,7 +16,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.processes import free_port, start_facade, start_sandbox, stop
+from tests.processes import free_port, need_redis, start_facade, start_sandbox, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -193,22 +191,9 @@ async def test_restart_removes_hooks_left_behind(sandbox: str, tmp_path: Path) -
         stop(proc)
 
 
-def _redis_available() -> bool:
-    try:
-        out = subprocess.run(
-            ["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True, timeout=3
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return out.stdout.strip() == b"PONG"
-
-
 @pytest.mark.redis
 async def test_two_processes_share_events_through_redis(sandbox: str) -> None:
-    if not _redis_available():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI needs Redis on 127.0.0.1:6379")
-        pytest.skip("no Redis on 127.0.0.1:6379")
+    need_redis()
     port_a = free_port()
     public = f"http://127.0.0.1:{port_a}"
     env = {

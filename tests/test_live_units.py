@@ -6,9 +6,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import os
-import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -27,6 +24,7 @@ from resolvers.live.hub import QUEUE_SIZE, EventHub, Subscriber
 from resolvers.live.service import LiveEvents
 from sandbox.app import create_app as create_sandbox
 from spaces_graphql.settings import Settings
+from tests.processes import need_redis
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -213,16 +211,6 @@ async def test_several_workers_without_redis_refuse_subscriptions() -> None:
         await live.close()
 
 
-def _redis_or_skip() -> None:
-    if not shutil.which("redis-cli") or (
-        subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True).stdout
-        != b"PONG\n"
-    ):
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI needs Redis on 127.0.0.1:6379")
-        pytest.skip("no Redis on 127.0.0.1:6379")
-
-
 @asynccontextmanager
 async def namespace() -> AsyncIterator[str]:
     prefix = f"test-live-{uuid.uuid4().hex[:8]}"
@@ -238,7 +226,7 @@ async def namespace() -> AsyncIterator[str]:
 
 @pytest.mark.redis
 async def test_a_secret_expires_with_its_lease_and_then_answers_410() -> None:
-    _redis_or_skip()
+    need_redis()
     async with namespace() as prefix:
         r = redis.from_url(REDIS_URL, decode_responses=True)
         live = LiveEvents.__new__(LiveEvents)
@@ -255,7 +243,7 @@ async def test_a_secret_expires_with_its_lease_and_then_answers_410() -> None:
 
 @pytest.mark.redis
 async def test_processes_share_one_hook_and_reap_it_only_after_the_lease() -> None:
-    _redis_or_skip()
+    need_redis()
     async with namespace() as prefix, upstream() as (client, _):
         common: dict[str, Any] = {"public_url": PUBLIC, "redis_url": REDIS_URL}
         a = LiveEvents(client, **common, lease_seconds=1.0, redis_prefix=prefix)
@@ -282,7 +270,7 @@ async def test_processes_share_one_hook_and_reap_it_only_after_the_lease() -> No
 
 @pytest.mark.redis
 async def test_a_claim_whose_holders_and_secret_lapsed_is_replaced_on_join() -> None:
-    _redis_or_skip()
+    need_redis()
     async with namespace() as prefix, upstream() as (client, _):
         common: dict[str, Any] = {"public_url": PUBLIC, "redis_url": REDIS_URL}
         a = LiveEvents(client, **common, lease_seconds=1.0, redis_prefix=prefix)

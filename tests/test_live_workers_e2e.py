@@ -23,7 +23,7 @@ import pytest
 import redis
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.processes import free_port, spawn, stop, wait_for
+from tests.processes import free_port, need_redis, spawn, stop, wait_for
 from tests.test_live_e2e import activity, hooks_of, next_message, until, ws_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
@@ -39,20 +39,6 @@ TYPES = {
     "CAPTURED_EMAIL_CREATED": "captured_email.created",
 }
 SUB = "subscription($types: [EventType!]) { eventCreated(types: $types) { id type } }"
-
-
-def _need_redis() -> None:
-    try:
-        out = subprocess.run(
-            ["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True, timeout=3
-        )
-        ok = out.stdout.strip() == b"PONG"
-    except (OSError, subprocess.TimeoutExpired):
-        ok = False
-    if not ok:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI needs Redis on 127.0.0.1:6379")
-        pytest.skip("no Redis on 127.0.0.1:6379")
 
 
 def account_of(token: str) -> str:
@@ -122,7 +108,7 @@ class Deployment:
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[str]:
-    _need_redis()
+    need_redis()
     port = free_port()
     # A little latency widens the window in which a subscriber can leave mid-POST.
     proc = spawn("sandbox", "--port", str(port), "--latency-ms", "15")

@@ -14,28 +14,14 @@ from starlette.websockets import WebSocketDisconnect
 
 from spaces_graphql.app import create_app
 from spaces_graphql.settings import Settings
-from tests.processes import start_facade, start_sandbox, stop
+from tests.processes import need_redis, start_facade, start_sandbox, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 
-def _need_redis() -> None:
-    try:
-        out = subprocess.run(
-            ["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True, timeout=3
-        )
-        ok = out.stdout.strip() == b"PONG"
-    except (OSError, subprocess.TimeoutExpired):
-        ok = False
-    if not ok:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI needs Redis on 127.0.0.1:6379")
-        pytest.skip("no Redis on 127.0.0.1:6379")
-
-
 @pytest.fixture(scope="module")
 def pair() -> Iterator[tuple[str, str]]:
-    _need_redis()
+    need_redis()
     sandbox, sandbox_url = start_sandbox()
     env = {
         "SPACES_GRAPHQL_REDIS_URL": "redis://127.0.0.1:6379/0",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 import uuid
 
@@ -21,6 +19,7 @@ from resolvers.client import SpacesClient
 from resolvers.errors import UpstreamError
 from sandbox.app import SandboxConfig
 from spaces_graphql.settings import Settings
+from tests.processes import need_redis
 from tests.support import ALICE, BOB
 from tests.upstream_support import upstream
 
@@ -156,22 +155,9 @@ async def test_settings_choose_the_cache() -> None:
         await local.aclose()
 
 
-def _redis_available() -> bool:
-    try:
-        done = subprocess.run(
-            ["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True, timeout=3, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.stdout.strip() == b"PONG"
-
-
 @pytest.fixture
 def redis_url() -> str:
-    if not _redis_available():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI needs Redis on 127.0.0.1:6379")
-        pytest.skip("no Redis on 127.0.0.1:6379 (the shared ETag cache needs one)")
+    need_redis()
     return REDIS_URL
 
 
