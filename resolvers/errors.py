@@ -10,13 +10,56 @@ here. Upstream answers are mapped to these classes in ``resolvers/client.py``
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 from typing import Any, ClassVar
+
+
+class ErrorCode(StrEnum):
+    """Every GraphQL ``extensions.code`` the facade answers with (the README's "Errors").
+
+    A closed set: transports map some of them to HTTP statuses or WebSocket
+    messages, clients branch on them, so each is named once, here.
+    """
+
+    # Execution: one field's failure (``data`` kept for the rest).
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    UPSTREAM_ERROR = "UPSTREAM_ERROR"
+    UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"
+    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+    RATE_LIMITED = "RATE_LIMITED"
+    NOT_FOUND = "NOT_FOUND"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    # Pre-flight: the whole request refused before execution (no ``data``).
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    PERSISTED_QUERY_NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
+    PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
+    # The HTTP request itself.
+    BAD_REQUEST = "BAD_REQUEST"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+
+
+class UserErrorCode(StrEnum):
+    """Why a mutation refused its input (``UserError.code``): a closed set."""
+
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_PAID = "ALREADY_PAID"
+    ALREADY_CANCELLED = "ALREADY_CANCELLED"
+    UNSAFE_TARGET = "UNSAFE_TARGET"
+    UPSTREAM_REJECTED = "UPSTREAM_REJECTED"
 
 
 class SpacesGraphQLError(Exception):
     """Root of every error the facade raises on purpose."""
 
-    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL_SERVER_ERROR
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -32,25 +75,25 @@ class SpacesGraphQLError(Exception):
 class Unauthenticated(SpacesGraphQLError):
     """No usable credential, or the upstream refused it (HTTP 401)."""
 
-    code = "UNAUTHENTICATED"
+    code = ErrorCode.UNAUTHENTICATED
 
 
 class BadUserInput(SpacesGraphQLError):
     """An argument, cursor or ID that cannot be used; raised before any upstream call."""
 
-    code = "BAD_USER_INPUT"
+    code = ErrorCode.BAD_USER_INPUT
 
 
 class UpstreamError(SpacesGraphQLError):
     """The upstream answered 5xx, or with a payload that does not parse."""
 
-    code = "UPSTREAM_ERROR"
+    code = ErrorCode.UPSTREAM_ERROR
 
 
 class UpstreamTimeout(UpstreamError):
     """The upstream did not answer in time."""
 
-    code = "UPSTREAM_TIMEOUT"
+    code = ErrorCode.UPSTREAM_TIMEOUT
 
 
 class UpstreamUnavailable(UpstreamError):
@@ -60,7 +103,7 @@ class UpstreamUnavailable(UpstreamError):
     trying again makes sense; the HTTP layer may turn it into ``Retry-After``.
     """
 
-    code = "UPSTREAM_UNAVAILABLE"
+    code = ErrorCode.UPSTREAM_UNAVAILABLE
 
     def __init__(self, message: str, *, retry_after: float | None = None, **extra: Any) -> None:
         self.retry_after = None if retry_after is None else max(1, math.ceil(retry_after))
@@ -72,7 +115,7 @@ class UpstreamUnavailable(UpstreamError):
 class RateLimited(SpacesGraphQLError):
     """The upstream rate limits this token (HTTP 429) for ``retry_after`` more seconds."""
 
-    code = "RATE_LIMITED"
+    code = ErrorCode.RATE_LIMITED
 
     def __init__(self, message: str, *, retry_after: float, **extra: Any) -> None:
         self.retry_after = max(1, math.ceil(retry_after))
@@ -86,13 +129,13 @@ class UpstreamRejected(SpacesGraphQLError):
     write it becomes a ``userErrors`` entry rather than a GraphQL error.
     """
 
-    code = "BAD_USER_INPUT"
+    code = ErrorCode.BAD_USER_INPUT
 
 
 class NotFound(SpacesGraphQLError):
     """The upstream answered 404; lookups turn this into ``null``, never an error."""
 
-    code = "NOT_FOUND"
+    code = ErrorCode.NOT_FOUND
 
 
 class MalformedPayload(UpstreamError):

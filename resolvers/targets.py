@@ -29,15 +29,15 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
-from resolvers.errors import BadUserInput
+from resolvers.errors import BadUserInput, UserErrorCode
 
 IPAddress = IPv4Address | IPv6Address
 HostResolver = Callable[[str], Awaitable[Sequence[IPAddress]]]
 """Maps a host name to every address it resolves to; raises ``OSError`` when it does not."""
 
 MAX_URL_LENGTH = 2048
-UNSAFE = "UNSAFE_TARGET"
-INVALID = "INVALID"
+UNSAFE = UserErrorCode.UNSAFE_TARGET
+INVALID = UserErrorCode.INVALID
 
 
 class TargetRefused(BadUserInput):
@@ -47,7 +47,7 @@ class TargetRefused(BadUserInput):
     what is not an absolute URL at all, ``UNSAFE_TARGET`` for the rest.
     """
 
-    def __init__(self, message: str, *, user_code: str = UNSAFE) -> None:
+    def __init__(self, message: str, *, user_code: UserErrorCode = UNSAFE) -> None:
         super().__init__(message, argument="targetUrl")
         self.user_code = user_code
 

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from resolvers.errors import ErrorCode
 from resolvers.targets import HostResolver, system_resolver
 from spaces_graphql import graphiql
 from spaces_graphql.admin import metrics_endpoint
@@ -60,7 +61,10 @@ class GraphQLRoute:
             response = JSONResponse(
                 {
                     "errors": [
-                        {"message": "use GET or POST", "extensions": {"code": "METHOD_NOT_ALLOWED"}}
+                        {
+                            "message": "use GET or POST",
+                            "extensions": {"code": ErrorCode.METHOD_NOT_ALLOWED},
+                        }
                     ]
                 },
                 405,
@@ -88,7 +92,7 @@ class HeaderLimit:
                     return
                 response = JSONResponse(
                     {"errors": [{"message": "request headers too large or malformed",
-                                 "extensions": {"code": "BAD_REQUEST"}}]},
+                                 "extensions": {"code": ErrorCode.BAD_REQUEST}}]},
                     status,
                 )  # fmt: skip
                 await response(scope, receive, send)

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from strawberry.types import ExecutionResult
 
 from graph.context import Caller, Context
-from resolvers.errors import Unauthenticated
+from resolvers.errors import ErrorCode, Unauthenticated
 from spaces_graphql.auth import token_from_headers
 from spaces_graphql.observability import request_id
 from spaces_graphql.pipeline import Code, Operation, Outcome, Pipeline, Refused, Transport
@@ -112,11 +112,11 @@ class GraphQLHTTP:
 
     async def _handle(self, request: Request, op: Operation, media: str | None) -> Response:
         if media is None:
-            raise Refusal(406, f"accept {GRAPHQL_RESPONSE} or {JSON}", "NOT_ACCEPTABLE")
+            raise Refusal(406, f"accept {GRAPHQL_RESPONSE} or {JSON}", ErrorCode.NOT_ACCEPTABLE)
         try:
             op.caller = Caller.from_token(token_from_headers(request.headers))
         except Unauthenticated as exc:
-            raise Refusal(401, exc.message, "UNAUTHENTICATED", _www_auth()) from None
+            raise Refusal(401, exc.message, ErrorCode.UNAUTHENTICATED, _www_auth()) from None
         params = await self._params(request)
         op.query = params.get("query")
         op.variables = params.get("variables")
@@ -137,7 +137,10 @@ class GraphQLHTTP:
         errors = [_format(e) for e in result.errors or ()]
         if op.outcome == Outcome.UNAUTHENTICATED.value:
             # An upstream 401 voids the answer: nothing partial for a refused token.
-            refused = {"data": None, "errors": [e for e in errors if _code(e) == "UNAUTHENTICATED"]}
+            refused = {
+                "data": None,
+                "errors": [e for e in errors if _code(e) == ErrorCode.UNAUTHENTICATED],
+            }
             return orjson.dumps(refused), 401, _www_auth()
         headers: dict[str, str] = {}
         retry = [
@@ -164,18 +167,20 @@ class GraphQLHTTP:
                     try:
                         raw[key] = orjson.loads(raw[key])
                     except orjson.JSONDecodeError:
-                        raise Refusal(400, f"`{key}` is not JSON", "BAD_REQUEST") from None
+                        raise Refusal(400, f"`{key}` is not JSON", ErrorCode.BAD_REQUEST) from None
         else:
             ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if ctype != JSON:
-                raise Refusal(415, f"send the request body as {JSON}", "UNSUPPORTED_MEDIA_TYPE")
+                raise Refusal(
+                    415, f"send the request body as {JSON}", ErrorCode.UNSUPPORTED_MEDIA_TYPE
+                )
             length = request.headers.get("content-length")
             if length is not None and (
                 not (length.isascii() and length.isdigit()) or int(length) > s.max_body_bytes
             ):
                 self.rt.metrics.rejections.labels("body_size").inc()
                 raise Refusal(
-                    413, f"the body exceeds {s.max_body_bytes} bytes", "PAYLOAD_TOO_LARGE"
+                    413, f"the body exceeds {s.max_body_bytes} bytes", ErrorCode.PAYLOAD_TOO_LARGE
                 )
             body = bytearray()
             async for chunk in request.stream():
@@ -183,16 +188,18 @@ class GraphQLHTTP:
                 if len(body) > s.max_body_bytes:
                     self.rt.metrics.rejections.labels("body_size").inc()
                     raise Refusal(
-                        413, f"the body exceeds {s.max_body_bytes} bytes", "PAYLOAD_TOO_LARGE"
+                        413,
+                        f"the body exceeds {s.max_body_bytes} bytes",
+                        ErrorCode.PAYLOAD_TOO_LARGE,
                     )
             try:
                 raw = orjson.loads(body)
             except orjson.JSONDecodeError:
-                raise Refusal(400, "the body is not valid JSON", "BAD_REQUEST") from None
+                raise Refusal(400, "the body is not valid JSON", ErrorCode.BAD_REQUEST) from None
             if isinstance(raw, list):
-                raise Refusal(400, "batched requests are not supported", "BAD_REQUEST")
+                raise Refusal(400, "batched requests are not supported", ErrorCode.BAD_REQUEST)
             if not isinstance(raw, dict):
-                raise Refusal(400, "the body must be a JSON object", "BAD_REQUEST")
+                raise Refusal(400, "the body must be a JSON object", ErrorCode.BAD_REQUEST)
         for key, kind in (
             ("query", str),
             ("operationName", str),
@@ -204,7 +211,7 @@ class GraphQLHTTP:
                 raise Refusal(
                     400,
                     f"`{key}` must be a {kind.__name__ if kind is str else 'map'}",
-                    "BAD_REQUEST",
+                    ErrorCode.BAD_REQUEST,
                 )
         return raw
 

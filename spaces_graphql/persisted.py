@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from resolvers.errors import ErrorCode
+
 
 def sha256_hex(query: str) -> str:
     return hashlib.sha256(query.encode()).hexdigest()
@@ -122,39 +124,49 @@ class PersistedQueries:
         pq = (extensions or {}).get("persistedQuery")
         if pq is None:
             if query is None:
-                raise PersistedQueryError("send `query` (or a persisted query hash)", "BAD_REQUEST")
+                raise PersistedQueryError(
+                    "send `query` (or a persisted query hash)", ErrorCode.BAD_REQUEST
+                )
             if self.manifest is not None:
                 digest = sha256_hex(query)
                 if digest not in self.manifest:
                     raise PersistedQueryError(
                         "only the operations of the persisted-query manifest may run",
-                        "PERSISTED_QUERY_NOT_ALLOWED",
+                        ErrorCode.PERSISTED_QUERY_NOT_ALLOWED,
                     )
             return Resolved(query, False)
         if not isinstance(pq, Mapping) or pq.get("version") != 1:
             raise PersistedQueryError(
-                "unsupported persistedQuery version", "PERSISTED_QUERY_NOT_SUPPORTED"
+                "unsupported persistedQuery version", ErrorCode.PERSISTED_QUERY_NOT_SUPPORTED
             )
         raw = pq.get("sha256Hash")
         if not isinstance(raw, str) or len(raw) != 64:
-            raise PersistedQueryError("`sha256Hash` must be 64 hex digits", "BAD_REQUEST")
+            raise PersistedQueryError("`sha256Hash` must be 64 hex digits", ErrorCode.BAD_REQUEST)
         digest = raw.lower()
         if self.manifest is not None:
             known = self.manifest.get(digest)
             if known is None:
-                raise PersistedQueryError("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
+                raise PersistedQueryError(
+                    "PersistedQueryNotFound", ErrorCode.PERSISTED_QUERY_NOT_FOUND
+                )
             if query is not None and query != known:
-                raise PersistedQueryError("the query does not match its hash", "BAD_REQUEST")
+                raise PersistedQueryError(
+                    "the query does not match its hash", ErrorCode.BAD_REQUEST
+                )
             return Resolved(known, True)
         if query is None or not register:
             stored = await self.store.get(digest)
             if stored is None:
-                raise PersistedQueryError("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
+                raise PersistedQueryError(
+                    "PersistedQueryNotFound", ErrorCode.PERSISTED_QUERY_NOT_FOUND
+                )
             if query is not None and query != stored:
-                raise PersistedQueryError("the query does not match its hash", "BAD_REQUEST")
+                raise PersistedQueryError(
+                    "the query does not match its hash", ErrorCode.BAD_REQUEST
+                )
             return Resolved(stored, True)
         if sha256_hex(query) != digest:
-            raise PersistedQueryError("provided sha does not match query", "BAD_REQUEST")
+            raise PersistedQueryError("provided sha does not match query", ErrorCode.BAD_REQUEST)
         return Resolved(query, True, register=digest)
 
     async def register(self, digest: str, query: str) -> None:

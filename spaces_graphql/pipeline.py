@@ -43,6 +43,7 @@ from strawberry.types import ExecutionResult
 
 from graph.context import Caller, Context
 from graph.schema import schema
+from resolvers.errors import ErrorCode
 from spaces_graphql.observability import child_traceparent, log_operation
 from spaces_graphql.persisted import PersistedQueryError, Resolved
 from spaces_graphql.preflight import Prepared, RequestError
@@ -58,27 +59,16 @@ class Transport(StrEnum):
     WS = "ws"
 
 
-class Code(StrEnum):
-    """Why an operation was refused (``extensions.code``)."""
+#: Refusal codes are the facade's one closed set of ``extensions.code`` values.
+Code = ErrorCode
 
-    BAD_REQUEST = "BAD_REQUEST"
-    UNAUTHENTICATED = "UNAUTHENTICATED"
-    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
-    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
-    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
-    BAD_USER_INPUT = "BAD_USER_INPUT"
-    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
-    RATE_LIMITED = "RATE_LIMITED"
-    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
-    PERSISTED_QUERY_NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
-    PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
 
-    @classmethod
-    def of(cls, code: str | None, default: Code) -> Code:
-        try:
-            return cls(code or "")
-        except ValueError:
-            return default
+def code_of(code: str | None, default: ErrorCode) -> ErrorCode:
+    """``code`` as an :class:`ErrorCode`, or ``default`` when it is none of them."""
+    try:
+        return ErrorCode(code or "")
+    except ValueError:
+        return default
 
 
 class Outcome(StrEnum):
@@ -180,11 +170,11 @@ class Pipeline:
                     op.query, op.extensions, register=register
                 )
             elif op.query is None:
-                raise PersistedQueryError("send `query`", "BAD_REQUEST")
+                raise PersistedQueryError("send `query`", ErrorCode.BAD_REQUEST)
             else:
                 resolved = Resolved(op.query, False)
         except PersistedQueryError as exc:
-            raise Refused(Code.of(exc.code, Code.BAD_REQUEST), exc.message) from None
+            raise Refused(code_of(exc.code, Code.BAD_REQUEST), exc.message) from None
         if get and not s.development and not resolved.by_hash:
             raise Refused(
                 Code.METHOD_NOT_ALLOWED,
@@ -196,7 +186,7 @@ class Pipeline:
         try:
             prepared = self.rt.preflight.prepare(query, op.variables, op.operation_name)
         except RequestError as exc:
-            code = Code.of(exc.code, Code.GRAPHQL_VALIDATION_FAILED)
+            code = code_of(exc.code, Code.GRAPHQL_VALIDATION_FAILED)
             raise Refused(code, str(exc), [_format(e) for e in exc.errors]) from None
         operations = sum(
             isinstance(d, OperationDefinitionNode) for d in prepared.document.definitions

@@ -32,6 +32,7 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
+from resolvers.errors import ErrorCode
 from spaces_graphql.arguments import argument_errors
 from spaces_graphql.cost import CostCalculator
 from spaces_graphql.shape import Shape, measure
@@ -65,7 +66,7 @@ class Limits:
 class RequestError(Exception):
     """A request refused before execution: no ``data`` entry in the answer."""
 
-    def __init__(self, errors: list[GraphQLError], code: str = "GRAPHQL_VALIDATION_FAILED"):
+    def __init__(self, errors: list[GraphQLError], code: str = ErrorCode.GRAPHQL_VALIDATION_FAILED):
         super().__init__(errors[0].message if errors else code)
         self.errors = errors
         self.code = code
@@ -172,9 +173,9 @@ class Preflight:
             if "more than" in exc.message and "tokens" in exc.message:
                 return _error(
                     f"the document has more than {self.limits.max_tokens} tokens",
-                    "QUERY_TOO_COMPLEX",
+                    ErrorCode.QUERY_TOO_COMPLEX,
                 )
-            return _error(exc.message, "GRAPHQL_PARSE_FAILED", locations=_locs(exc))
+            return _error(exc.message, ErrorCode.GRAPHQL_PARSE_FAILED, locations=_locs(exc))
 
     def _check(self, query: str) -> Checked:
         document = self._parse(query)
@@ -195,7 +196,9 @@ class Preflight:
             hide_suggestions=not self.limits.suggestions,
         )
         return document, tuple(
-            e if (e.extensions or {}).get("code") else _recode(e, "GRAPHQL_VALIDATION_FAILED")
+            e
+            if (e.extensions or {}).get("code")
+            else _recode(e, ErrorCode.GRAPHQL_VALIDATION_FAILED)
             for e in errors
         )
 
@@ -230,7 +233,7 @@ class Preflight:
                 f"a selection set merges {shape.merged} fields of one name from its fragments; "
                 f"the limit is {lim.max_merged_fields}"
             )
-        return [_error(message, "QUERY_TOO_COMPLEX") for message in found[: lim.max_errors]]
+        return [_error(message, ErrorCode.QUERY_TOO_COMPLEX) for message in found[: lim.max_errors]]
 
     def document(self, query: str) -> DocumentNode:
         """The parsed, validated document (cached); raises :class:`RequestError`."""
@@ -240,7 +243,7 @@ class Preflight:
             self.cache.put(query, checked)
         document, errors = checked
         if errors or document is None:
-            raise RequestError(list(errors), _code(errors[0]) if errors else "BAD_REQUEST")
+            raise RequestError(list(errors), _code(errors[0]) if errors else ErrorCode.BAD_REQUEST)
         return document
 
     def prepare(
@@ -258,13 +261,15 @@ class Preflight:
             hide_suggestions=not self.limits.suggestions,
         )
         if isinstance(coerced, list):
-            raise RequestError([_recode(e, "BAD_USER_INPUT") for e in coerced], "BAD_USER_INPUT")
+            raise RequestError(
+                [_recode(e, ErrorCode.BAD_USER_INPUT) for e in coerced], ErrorCode.BAD_USER_INPUT
+            )
         fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
         # Every field's arguments, before any field runs (no upstream call for a refusal).
         if bad := argument_errors(self.schema, operation, fragments, coerced.coerced):
-            raise RequestError(bad, "BAD_USER_INPUT")
+            raise RequestError(bad, ErrorCode.BAD_USER_INPUT)
         calculator = CostCalculator(self.schema, fragments, coerced.coerced)
         cost = calculator.operation(operation)
         self.nodes_visited += calculator.visited
@@ -274,12 +279,12 @@ class Preflight:
                     _error(
                         f"the operation may cost {cost} upstream requests; the limit is "
                         f"{self.limits.max_cost}. Ask for smaller pages or fewer nested lists.",
-                        "QUERY_TOO_COMPLEX",
+                        ErrorCode.QUERY_TOO_COMPLEX,
                         cost=cost,
                         maxCost=self.limits.max_cost,
                     )
                 ],
-                "QUERY_TOO_COMPLEX",
+                ErrorCode.QUERY_TOO_COMPLEX,
             )
         return Prepared(
             document=document,
@@ -313,15 +318,17 @@ def _select(document: DocumentNode, name: str | None) -> OperationDefinitionNode
             raise RequestError(
                 [
                     _error(
-                        "the document has several operations: send `operationName`", "BAD_REQUEST"
+                        "the document has several operations: send `operationName`",
+                        ErrorCode.BAD_REQUEST,
                     )
                 ],
-                "BAD_REQUEST",
+                ErrorCode.BAD_REQUEST,
             )
         return operations[0]
     for op in operations:
         if op.name is not None and op.name.value == name:
             return op
     raise RequestError(
-        [_error(f"the document has no operation named {name!r}", "BAD_REQUEST")], "BAD_REQUEST"
+        [_error(f"the document has no operation named {name!r}", ErrorCode.BAD_REQUEST)],
+        ErrorCode.BAD_REQUEST,
     )

@@ -33,7 +33,7 @@ from starlette.websockets import WebSocket, WebSocketState
 from strawberry.types import ExecutionResult
 
 from graph.context import Caller
-from resolvers.errors import SpacesGraphQLError, Unauthenticated
+from resolvers.errors import ErrorCode, SpacesGraphQLError, Unauthenticated
 from spaces_graphql.auth import token_from_headers
 from spaces_graphql.pipeline import Operation, Outcome, Pipeline, Refused, Transport
 from spaces_graphql.runtime import Runtime
@@ -289,7 +289,7 @@ class Connection:
             if payload.get(key) is not None and not isinstance(payload[key], kind):
                 op.outcome = "bad_request"
                 message = f"`{key}` must be a {kind.__name__ if kind is str else 'map'}"
-                error = {"message": message, "extensions": {"code": "BAD_REQUEST"}}
+                error = {"message": message, "extensions": {"code": ErrorCode.BAD_REQUEST}}
                 await self.send({"id": ident, "type": "error", "payload": [error]})
                 return
         op.query = payload.get("query")

@@ -281,3 +281,12 @@ def test_websocket_frames_are_not_compressed() -> None:
         assert message["type"] == "next"
         assert len(message["payload"]["data"]["customers"]["nodes"]) == 100
         assert len(frame) > 12_000
+
+
+async def test_only_graphql_answers_are_compressed() -> None:
+    async with harness(profile="development") as h:  # development: /metrics is open
+        await h.facade.post("/graphql", json={"query": BIG}, headers=AUTH)
+        metrics = await h.facade.get("/metrics", headers={"Accept-Encoding": "gzip, br, zstd"})
+        assert metrics.status_code == 200
+        assert len(metrics.content) > 1024
+        assert "content-encoding" not in metrics.headers

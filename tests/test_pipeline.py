@@ -14,13 +14,14 @@ import pytest
 
 from graph.context import Context
 from graph.schema import schema
+from resolvers.errors import ErrorCode
 from spaces_graphql.persisted import (
     LocalQueryStore,
     PersistedQueries,
     PersistedQueryError,
     sha256_hex,
 )
-from spaces_graphql.pipeline import Code, Transport
+from spaces_graphql.pipeline import Code, Transport, code_of
 from spaces_graphql.ratelimit import Admission, LocalRateLimiter, RedisRateLimiter
 from tests.support import ALICE, BOB, harness
 from tests.transport_support import WS, Served, codes, serve
@@ -31,9 +32,10 @@ COST_10 = "{ customers(first: 9) { nodes { invoices(first: 1) { nodes { paid } }
 
 def test_enums_are_closed_sets() -> None:
     assert {t.value for t in Transport} == {"http-get", "http-post", "ws"}
-    assert Code.of("QUERY_TOO_COMPLEX", Code.BAD_REQUEST) is Code.QUERY_TOO_COMPLEX
+    assert Code is ErrorCode  # one closed set of extensions.code values, everywhere
+    assert code_of("QUERY_TOO_COMPLEX", Code.BAD_REQUEST) is Code.QUERY_TOO_COMPLEX
     assert (
-        Code.of("SOMETHING_NEW", Code.GRAPHQL_VALIDATION_FAILED) is Code.GRAPHQL_VALIDATION_FAILED
+        code_of("SOMETHING_NEW", Code.GRAPHQL_VALIDATION_FAILED) is Code.GRAPHQL_VALIDATION_FAILED
     )
 
 
