@@ -1,26 +1,58 @@
 # spaces-graphql — everything a fresh machine needs, from python3 and make alone.
+#
+# Dependencies (pyproject.toml) come in three sets, all pinned with hashes and environment
+# markers in uv.lock:
+#   runtime  [project.dependencies]      make demo, sandbox, serve, schema, test-clients
+#   dev      [dependency-groups] dev     make install, test, lint, fmt (what CI runs)
+#   bench    [dependency-groups] bench   make bench, bench-check
+# uv itself is bootstrapped into .tools/ with `python3 -m venv` + pip (pinned UV_VERSION).
+# Each set has its own stamp in .venv/, so moving from one set to another syncs again; a sync
+# only adds and updates (--inexact): running the demo in a dev venv keeps the test tools.
+# `make clean` then `make demo` gives a venv with the runtime set alone.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+TOOLS := .tools
+UV_VERSION := 0.13.9
+UV := $(TOOLS)/bin/uv
+UV_STAMP := $(TOOLS)/.uv-$(UV_VERSION)
+# uv installs into .venv and never downloads a Python of its own: the machine's python3 only.
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+# --locked: refuse to run when uv.lock is not current with pyproject.toml (run `make lock`).
+SYNC := $(UV) sync --locked --inexact --no-default-groups
+EXPORT := $(UV) export --locked --no-default-groups --no-emit-project --format requirements-txt \
+	--no-header --quiet
+EXPORT_HEADER := "\# The runtime set with hashes and markers, exported from uv.lock by make lock (do not edit)."
 
-.PHONY: install demo sandbox serve test test-clients graphiql-assets lint typecheck fmt schema lock bench bench-check clean
+.PHONY: install install-runtime install-bench demo sandbox serve test test-clients \
+	graphiql-assets lint typecheck fmt schema lock lock-check build wheel-check bench \
+	bench-check clean
 
-install: $(STAMP)
+install: $(VENV)/.sync-dev
+install-runtime: $(VENV)/.sync-runtime
+install-bench: $(VENV)/.sync-bench
 
-$(STAMP): pyproject.toml requirements.lock
+$(UV_STAMP):
+	rm -rf $(TOOLS)
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@touch $@
+
+# The venv is made by python3 itself (with pip, for one-off experiments); uv fills it.
+$(VENV)/.sync-%: $(UV_STAMP) pyproject.toml uv.lock Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
-	@touch $(STAMP)
+	$(SYNC) $(if $(filter runtime,$*),,--group $*) || \
+	  { echo "make: if uv.lock is stale (pyproject.toml changed), run: make lock" >&2; exit 1; }
+	@touch $@
 
-demo: install
+demo: install-runtime
 	$(BIN)/spaces-graphql demo
 
-sandbox: install
+sandbox: install-runtime
 	$(BIN)/spaces-graphql sandbox
 
-serve: install
+serve: install-runtime
 	$(BIN)/spaces-graphql serve --profile development
 
 test: install
@@ -28,7 +60,7 @@ test: install
 
 # Apollo Client, graphql-ws and GraphiQL in headless Chromium against a real sandbox + facade
 # (installs clients/' npm packages and Debian's chromium as needed; see clients/run.sh).
-test-clients: install
+test-clients: install-runtime
 	bash clients/run.sh
 
 # Rebuild the vendored GraphiQL bundles from web/package-lock.json (no CDN at run time).
@@ -40,23 +72,43 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+typecheck: install
+	$(BIN)/mypy
+
 fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-schema: install
+schema: install-runtime
 	$(BIN)/python -m spaces_graphql.printschema > schema.graphql
 
-lock: install
-	{ echo "# Pinned, reproducible install set for spaces-graphql (runtime + dev). Regenerate with: make lock"; \
-	  $(BIN)/python -m pip freeze --all --exclude-editable | grep -v -E "^(spaces-graphql|pip)=="; } > requirements.lock
+# Re-resolve uv.lock after a change to pyproject.toml (keeps every pin it can; `uv lock
+# --upgrade-package NAME` moves one), and export the runtime set to requirements.lock
+# (hashes + markers, for `pip install --require-hashes -r requirements.lock` deployments).
+lock: $(UV_STAMP)
+	$(UV) lock
+	{ echo $(EXPORT_HEADER); $(EXPORT); } > requirements.lock
+
+# Fails when uv.lock or requirements.lock is not what `make lock` would write.
+lock-check: $(UV_STAMP)
+	$(UV) lock --check
+	{ echo $(EXPORT_HEADER); $(EXPORT); } | cmp -s - requirements.lock || \
+	  { echo "requirements.lock is stale: run make lock" >&2; exit 1; }
+
+# The sdist, and the wheel built from it, in dist/.
+build: $(UV_STAMP)
+	$(UV) build --out-dir dist
+
+# Build, install the wheel into a temp venv outside the checkout, run the demo, query it.
+wheel-check: $(UV_STAMP)
+	UV=$(abspath $(UV)) $(PYTHON) scripts/wheel_check.py
 
 # Benchmarks (about 7 minutes; loopback only; not part of `make test`). See bench/README.md.
-bench: install
+bench: install-bench
 	$(BIN)/python -m bench run
 
-bench-check: install
+bench-check: install-bench
 	$(BIN)/python -m bench check
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) dist build .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""``python -m bench run|check|profile|bomb``."""
+"""``python -m bench run|check|profile|bomb|compression|engine|concurrency``."""
 
 from __future__ import annotations
 
@@ -20,11 +20,26 @@ def main() -> int:
         from bench.fragment_bomb import main as bomb
 
         return bomb(args[1:])
+    if command == "compression":
+        from bench.compression import main as compression
+
+        return compression(args[1:])
+    if command == "concurrency":
+        from bench.concurrency import main as concurrency
+
+        return concurrency(args[1:])
+    if command == "engine":
+        from bench.engine import main as engine
+
+        return engine(args[1:])
     if command == "profile":
         from bench.profile import main as profile
 
         return profile(args[1:])
-    print("usage: python -m bench run|check|profile|bomb [options]", file=sys.stderr)
+    print(
+        "usage: python -m bench run|check|profile|bomb|compression|engine|concurrency [options]",
+        file=sys.stderr,
+    )
     return 2
 
 

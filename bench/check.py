@@ -16,6 +16,11 @@ RESULTS = Path(__file__).parent / "results"
 W3_MAX_RATIO = 1.25
 SMALL_MAX_OVERHEAD_MS = 3.0
 W5_MAX_CPU_RATIO = 1.5
+#: Distinct operations (bench/concurrency.py), on the engine the facade defaults to.
+ENGINE = "aiohttp"
+W3_TIGHT_RATIO = 1.05
+CPU_FLAT_RATIO = 1.15
+W3D_SCALING = 4.0
 
 
 def verdicts(result: dict[str, Any]) -> list[tuple[bool, str]]:
@@ -46,12 +51,42 @@ def verdicts(result: dict[str, Any]) -> list[tuple[bool, str]]:
                     f"[{mode}] W5 CPU per field {w5.get('facade_inprocess_us_per_field')} us <= "
                     f"{W5_MAX_CPU_RATIO} x graphql-core {w5.get('graphql_core_us_per_field')} us "
                     f"(x {ratio})"))  # fmt: skip
+    out += concurrency_verdicts(result)
     soak = result.get("soak")
     out.append((soak is not None and soak["errors"] == 0 and soak["ops"] > 0
                 and soak["seconds"] >= 60 and soak["clients"] >= 32,
                 "soak: 0 errors, 32 clients, 60 s" + (
                     f" ({soak['errors']} errors in {soak['ops']} operations)" if soak else "")))  # fmt: skip
     out.append(fragment_bomb.verdict(result))
+    return out
+
+
+def concurrency_verdicts(result: dict[str, Any]) -> list[tuple[bool, str]]:
+    """CPU per operation flat in concurrency, W3 near the aggregator, W3d scaling."""
+    out: list[tuple[bool, str]] = []
+    conc = result.get("concurrency", {}).get("modes", {})
+    for mode in ("batch", "no-batch"):
+        w3 = result["modes"].get(mode, {}).get("W3")
+        ratio = None if w3 is None else w3["latency_ratio"]
+        out.append((ratio is not None and ratio <= W3_TIGHT_RATIO,
+                    f"[{mode}] W3 p50 <= {W3_TIGHT_RATIO} x aggregator (x {ratio})"))  # fmt: skip
+        rows = conc.get(mode, {}).get("workloads", {})
+        for key in ("W3d", "W5d"):
+            cells = rows.get(key, {}).get(ENGINE, {})
+            base = cells.get("c1", {}).get("facade_cpu_ms_per_op")
+            for c in (8, 32):
+                cpu = cells.get(f"c{c}", {}).get("facade_cpu_ms_per_op")
+                r = None if not base or cpu is None else round(cpu / base, 3)
+                out.append((r is not None and r <= CPU_FLAT_RATIO,
+                            f"[{mode}] {key} facade CPU per operation at c={c} {cpu} ms <= "
+                            f"{CPU_FLAT_RATIO} x c=1 {base} ms (x {r})"))  # fmt: skip
+        cells = rows.get("W3d", {}).get(ENGINE, {})
+        one = cells.get("c1", {}).get("ops_per_s")
+        eight = cells.get("c8", {}).get("ops_per_s")
+        r = None if not one or eight is None else round(eight / one, 2)
+        out.append((r is not None and r >= W3D_SCALING,
+                    f"[{mode}] W3d throughput at c=8 {eight}/s >= {W3D_SCALING} x c=1 {one}/s "
+                    f"(x {r})"))  # fmt: skip
     return out
 
 

@@ -85,6 +85,8 @@ class Load:
     errors: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    #: When each operation ended, seconds after the start (for first/second-half figures).
+    ends: list[float] = field(default_factory=list)
     first_error: str = ""
 
     @property
@@ -121,7 +123,9 @@ async def closed_loop(port: int, bodies: list[bytes], concurrency: int, seconds:
                 except (OSError, RuntimeError, asyncio.IncompleteReadError) as exc:
                     good, status, data = False, 0, repr(exc).encode()
                 load.ops += 1
-                load.latencies.append(time.perf_counter() - t)
+                end = time.perf_counter()
+                load.latencies.append(end - t)
+                load.ends.append(end - start)
                 if not good:
                     load.errors += 1
                     if not load.first_error:

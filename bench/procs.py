@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -33,6 +33,12 @@ class Proc:
 
     popen: subprocess.Popen[bytes]
     port: int
+    #: Processes serving the same port (a sandbox group), stopped with this one.
+    extra: list[Proc] = field(default_factory=list)
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.pid, *(p.pid for p in self.extra)]
 
     @property
     def url(self) -> str:
@@ -43,6 +49,8 @@ class Proc:
         return self.popen.pid
 
     def stop(self) -> None:
+        for other in self.extra:
+            other.stop()
         if self.popen.poll() is not None:
             return
         os.killpg(self.popen.pid, signal.SIGTERM)
@@ -53,9 +61,11 @@ class Proc:
             self.popen.wait(timeout=5)
 
 
-def _spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def _spawn(
+    args: list[str], env: dict[str, str] | None = None, module: str = "spaces_graphql.cli"
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "spaces_graphql.cli", *args],
+        [sys.executable, "-m", module, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
@@ -87,14 +97,32 @@ def start_sandbox(*, batch_ids: bool, latency_ms: float) -> Proc:
     return proc
 
 
-def start_facade(upstream: str, *, workers: int = 1) -> Proc:
+def start_sandbox_group(*, batch_ids: bool, latency_ms: float, processes: int, db: Path) -> Proc:
+    """``processes`` sandboxes on one port (``SO_REUSEPORT``) over one SQLite file; the
+    returned :class:`Proc` is the first, ``extra`` holds the others (stop them too)."""
+    port = free_port()
+    args = ["--port", str(port), "--db", str(db), "--latency-ms", str(latency_ms)]
+    if not batch_ids:
+        args.append("--no-batch-ids")
+    procs = []
+    for _ in range(processes):  # one at a time: the first seeds the file
+        proc = Proc(_spawn(args, module="bench.sandbox_worker"), port)
+        _wait(proc.url + "/_sandbox/stats", proc.popen)
+        procs.append(proc)
+    first = procs[0]
+    first.extra = procs[1:]
+    return first
+
+
+def start_facade(upstream: str, *, workers: int = 1, env: dict[str, str] | None = None) -> Proc:
     """``spaces-graphql serve`` (production profile, default settings) over ``upstream``."""
     port = free_port()
     args = ["serve", "--host", LOOPBACK, "--port", str(port), "--upstream", upstream + "/api/v1",
             "--workers", str(workers)]  # fmt: skip
     # One token stands for every simulated client: the per-token rate limit (a policy,
     # not a cost) would refuse most of the load, so it is off; everything else is default.
-    env = {"SPACES_GRAPHQL_LOG_LEVEL": "warning", "SPACES_GRAPHQL_RATE_LIMIT_POINTS": "0"}
+    env = {"SPACES_GRAPHQL_LOG_LEVEL": "warning", "SPACES_GRAPHQL_RATE_LIMIT_POINTS": "0",
+           **(env or {})}  # fmt: skip
     proc = Proc(_spawn(args, env), port)
     _wait(proc.url + "/healthz", proc.popen)
     if workers > 1:

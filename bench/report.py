@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.compression import describe as describe_compression
+from bench.concurrency import describe as describe_concurrency
+from bench.concurrency import plot as plot_concurrency
+from bench.engine import describe as describe_engine
 from bench.fragment_bomb import describe as describe_bomb
 
 
@@ -26,8 +30,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"**Upstream {'with' if mode == 'batch' else 'without'} batch-by-ids**",
             "",
             "| workload | requests facade / optimal | waves facade / depth | p50 facade / aggregator (ms) "
-            "| ratio | p95 facade (ms) | CPU µs/field | ops/s c1·c8·c32 (1 worker) "
-            "| ops/s c1·c8·c32 (2 workers) | peak RSS (MiB) |",
+            "| ratio | p95 facade (ms) | CPU µs/field | ops/s c1·c8·c32 (1 worker, repeated op) "
+            "| ops/s c1·c8·c32 (2 workers, repeated op) | peak RSS (MiB) |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for key, r in rows.items():
@@ -70,6 +74,12 @@ def markdown(result: dict[str, Any]) -> str:
     bomb = describe_bomb(result)
     if bomb:
         lines += [bomb, ""]
+    compressed = describe_compression(result)
+    if compressed:
+        lines += [compressed, ""]
+    for section in (describe_concurrency(result), describe_engine(result)):
+        if section:
+            lines += [section, ""]
     return "\n".join(lines)
 
 
@@ -113,3 +123,4 @@ def plot(result: dict[str, Any], path: Path) -> bool:
 def write_reports(result: dict[str, Any], out: Path) -> None:
     (out / "latest.md").write_text(markdown(result), encoding="utf-8")
     plot(result, out / "latest.png")
+    plot_concurrency(result, out / "concurrency.png")

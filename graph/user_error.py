@@ -6,8 +6,7 @@ import re
 
 import strawberry
 
-from resolvers.errors import NotFound, UpstreamRejected
-from resolvers.errors import UserErrorCode
+from resolvers.errors import NotFound, UpstreamRejected, UserErrorCode
 
 INPUT = "input"
 ID_FIELD = [INPUT, "id"]

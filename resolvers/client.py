@@ -5,8 +5,10 @@ opened and closed in the app's lifespan. Each GraphQL operation gets an
 :class:`UpstreamSession` bound to the caller's token, which bounds that
 operation's concurrency and counts its upstream requests.
 
-Policy, all of it decided here (the mechanisms live in ``resolvers/resilience.py``
-and ``resolvers/cache.py``):
+Policy, all of it decided here (the mechanisms live in ``resolvers/resilience.py``,
+``resolvers/cache.py`` and ``resolvers/bulkhead.py``; the HTTP engine under httpx in
+``resolvers/engine.py``, the per-operation session in ``resolvers/session.py``, statuses
+as errors in ``resolvers/upstream.py``):
 
 * every request has httpx's per-phase timeouts, and inside a GraphQL operation
   also the operation's deadline: a call that would start after it fails fast
@@ -36,14 +38,11 @@ and ``resolvers/cache.py``):
 from __future__ import annotations
 
 import asyncio
-import base64
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from enum import StrEnum
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import httpx
 
@@ -54,15 +53,11 @@ from resolvers.cache import (
     SingleFlight,
     cache_key,
     etag_cache_for,
-    token_hash,
 )
+from resolvers.engine import network_transport
 from resolvers.errors import (
-    NotFound,
     RateLimited,
-    SpacesGraphQLError,
-    Unauthenticated,
     UpstreamError,
-    UpstreamRejected,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -76,75 +71,23 @@ from resolvers.resilience import (
     ScopedBreakers,
     backoff_delay,
     current_scope,
-    parse_retry_after,
 )
-from resolvers.transfer import BodyTooLarge, Params, decode_json, exchange
+from resolvers.session import UpstreamSession
+from resolvers.transfer import BodyTooLarge, Params, exchange
+from resolvers.upstream import (
+    HOST_ERRORS,
+    RETRY_ERRORS,
+    RETRY_STATUSES,
+    Rejection,
+    basic_auth,
+    error_for_status,
+    route_template,
+    segment,
+    transport_error,
+    valid_upstream_id,
+)
 from spaces_graphql.settings import Settings
 from spaces_graphql.tracing import Tracing
-
-# Upstream IDs are tokens like ``cus_ab12``; anything else never reaches a URL path.
-_UPSTREAM_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
-#: Retried after: a connection that failed or was reset, or a gateway's "try again".
-RETRY_STATUSES = frozenset({502, 503, 504})
-RETRY_ERRORS = (httpx.NetworkError, httpx.RemoteProtocolError)
-#: Failures before any request was sent: about the upstream, never about the caller.
-HOST_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
-#: Seconds to hold a token back after a 429 that names no ``Retry-After``.
-RETRY_AFTER_DEFAULT = 1.0
-
-
-def valid_upstream_id(value: str) -> bool:
-    """Whether ``value`` is shaped like an upstream ID (and safe in a path segment)."""
-    return bool(_UPSTREAM_ID.fullmatch(value)) and value not in {".", ".."}
-
-
-def segment(value: str | int) -> str:
-    """One URL path segment, quoted so that no caller input can change the path."""
-    return quote(str(value), safe="")
-
-
-def basic_auth(token: str) -> str:
-    """Spaces' scheme: the access token is the Basic username, the password empty."""
-    return "Basic " + base64.b64encode(f"{token}:".encode()).decode("ascii")
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.reason_phrase or f"HTTP {response.status_code}"
-    if isinstance(body, Mapping) and isinstance(body.get("message"), str):
-        return str(body["message"])
-    return response.reason_phrase or f"HTTP {response.status_code}"
-
-
-def error_for_status(response: httpx.Response) -> SpacesGraphQLError:
-    """Map a non-2xx upstream answer onto the facade's error hierarchy."""
-    status = response.status_code
-    message = _message(response)
-    if status == 401:
-        return Unauthenticated("the access token was refused by the Spaces API")
-    if status == 404:
-        return NotFound(message)
-    if status in (400, 409, 422):
-        return UpstreamRejected(message, upstream_status=status)
-    if status == 429:
-        return RateLimited(
-            "the Spaces API is rate limiting this token",
-            retry_after=parse_retry_after(response.headers.get("retry-after"), RETRY_AFTER_DEFAULT),
-            upstream_status=429,
-        )
-    return UpstreamError(f"the Spaces API failed ({status}): {message}", upstream_status=status)
-
-
-class Rejection(StrEnum):
-    """Why a call was refused before it reached the upstream (``/metrics``)."""
-
-    BREAKER_SHARED = "breaker_shared"
-    BREAKER_TOKEN = "breaker_token"
-    POOL_WAIT = "pool_wait"
-    DEADLINE = "deadline"
-    RATE_LIMITED = "rate_limited"
 
 
 class SpacesClient:
@@ -170,18 +113,13 @@ class SpacesClient:
         self._base = base
         self.http = httpx.AsyncClient(
             base_url=base,
-            transport=transport,
+            # Tests inject theirs (ASGI/Mock); real sockets go through the chosen engine.
+            transport=transport if transport is not None else network_transport(settings),
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout,
                 read=settings.read_timeout,
                 write=settings.read_timeout,
                 pool=settings.pool_timeout,
-            ),
-            limits=httpx.Limits(
-                # The bulkhead admits at most this many, so this pool never queues.
-                max_connections=settings.max_connections,
-                max_keepalive_connections=settings.max_keepalive_connections,
-                keepalive_expiry=settings.keepalive_expiry,
             ),
             headers={"Accept": "application/json", "User-Agent": "spaces-graphql/0.1"},
             follow_redirects=False,
@@ -346,14 +284,14 @@ class SpacesClient:
             except httpx.PoolTimeout as exc:
                 # Our own pool, not the upstream (the bulkhead should make it impossible).
                 self.breakers.release(call)
-                raise _transport_error(exc) from exc
+                raise transport_error(exc) from exc
             except (httpx.TransportError, TimeoutError) as exc:
                 host = isinstance(exc, HOST_ERRORS)
                 self.breakers.failure(call, FailureKind.HOST if host else FailureKind.REQUEST)
                 if idempotent and isinstance(exc, RETRY_ERRORS) and await self._backoff(attempt):
                     attempt += 1
                     continue
-                raise _transport_error(exc) from exc
+                raise transport_error(exc) from exc
             except BaseException:
                 # Cancelled, refused by the bulkhead, or a body too large: no verdict.
                 self.breakers.release(call)
@@ -464,93 +402,15 @@ class SpacesClient:
             self.observer(method, route, status, seconds)
 
 
-_KNOWN_SEGMENTS = frozenset(
-    {"account", "spaces", "customers", "subscriptions", "invoices", "captured_emails",
-     "events", "webhooks", "resource_subscriptions", "pay", "openapi.json"}
-)  # fmt: skip
-
-
-def route_template(path: str) -> str:
-    """``customers/cus_1/subscriptions/sub_2`` -> ``/customers/{id}/subscriptions/{id}``.
-
-    Metrics and span names need bounded label values: IDs must not leak into them.
-    """
-    parts = [p for p in path.strip("/").split("/") if p]
-    return "/" + "/".join(p if p in _KNOWN_SEGMENTS else "{id}" for p in parts)
-
-
-def _transport_error(exc: BaseException) -> SpacesGraphQLError:
-    if isinstance(exc, TimeoutError | httpx.TimeoutException):
-        return UpstreamTimeout(f"the Spaces API did not answer in time ({exc!r})")
-    return UpstreamUnavailable(f"the Spaces API is unreachable ({exc!r})")
-
-
-class UpstreamSession:
-    """The caller's token plus this operation's concurrency bound and request count."""
-
-    def __init__(self, client: SpacesClient, token: str, traceparent: str | None = None) -> None:
-        self.client = client
-        self._auth = basic_auth(token)
-        self._token_digest = token_hash(token)
-        self._slots = asyncio.Semaphore(client.settings.max_concurrency)
-        # The only header besides auth that goes upstream: W3C trace context.
-        self._trace = {"traceparent": traceparent} if traceparent else {}
-        self.requests = 0
-        self.cache_hits = 0
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        params: Params | None = None,
-        json_body: Any = None,
-    ) -> Any:
-        """Send one upstream request and return its decoded JSON body.
-
-        Raises a :class:`SpacesGraphQLError` subclass for every failure, so a
-        failure surfaces on the field that needed it. GETs go through the ETag
-        cache and single flight and may be retried; writes are sent once.
-        """
-        async with self._slots:
-            self.requests += 1
-            if method != "GET":
-                response = await self.client._send(
-                    method,
-                    path,
-                    self.client.url(path, params),
-                    {**self._trace, "Authorization": self._auth},
-                    json_body,
-                    self._token_digest,
-                )
-                if response.status_code >= 400:
-                    raise error_for_status(response)
-                return decode_json(response.content)
-            read = self.client.get_body(self._token_digest, self._auth, path, params, self._trace)
-            scope = current_scope()
-            if scope is None:
-                body, cached = await read
-            else:
-                # A task of its own, known to the operation: when the operation ends
-                # (the client went away) the read is cancelled even if the one
-                # awaiting it is a loader's batch task that nothing else cancels.
-                task = asyncio.ensure_future(read)
-                scope.track(task)
-                body, cached = await task
-            self.cache_hits += cached
-            return decode_json(body)
-
-    async def get(self, path: str, params: Params | None = None) -> Any:
-        """``GET`` a path under the API base and return the JSON body."""
-        return await self.request("GET", path, params)
-
-
 __all__ = [
     "BodyTooLarge",
+    "Rejection",
     "SpacesClient",
     "UpstreamError",
     "UpstreamSession",
     "basic_auth",
     "error_for_status",
+    "route_template",
     "segment",
     "valid_upstream_id",
 ]

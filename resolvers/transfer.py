@@ -47,7 +47,7 @@ async def exchange(
 
     Streaming is what makes the limit real: a body is refused by its declared
     length when it has one, and otherwise after ``limit`` bytes, never read
-    whole. The answer comes back as a complete, closed ``httpx.Response``.
+    whole. The answer comes back as a complete, closed ``httpx.Response`` (its body read).
     """
     async with (
         asyncio.timeout(within),
@@ -70,9 +70,7 @@ async def exchange(
                 # Leaving the block closes the stream: the rest is never read.
                 raise BodyTooLarge(f"the Spaces API answered with more than {limit} bytes")
             chunks.append(chunk)
-    return httpx.Response(
-        response.status_code,
-        headers=response.headers,
-        content=b"".join(chunks),
-        request=response.request,
-    )
+        # What ``Response.aread()`` does, bounded: ``content`` is then readable once the
+        # stream is closed, without copying the response (and its headers) into a new one.
+        response._content = b"".join(chunks)
+    return response

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 Profile = Literal["development", "production"]
 BatchIds = Literal["auto", "on", "off"]
+UpstreamEngineName = Literal["httpcore", "aiohttp"]
 LogFormat = Literal["json", "text"]
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
@@ -60,6 +61,9 @@ class Settings:
     #: common 5 s server keep-alive (uvicorn's, the sandbox's): reusing a connection the
     #: server is closing at that moment fails the request, and writes are never retried.
     keepalive_expiry: float = 4.0
+    #: The HTTP engine under the upstream ``httpx.AsyncClient`` (``resolvers/engine.py``):
+    #: aiohttp's costs the same per request however many are pooled or in flight.
+    upstream_engine: UpstreamEngineName = "aiohttp"
     #: Plain-HTTP upstreams are refused unless they are loopback (the sandbox).
     allow_insecure_upstream: bool = False
     #: Development only: REST Hook targets may be loopback (http or https) for local receivers.
@@ -258,6 +262,10 @@ def validate(s: Settings) -> None:
         raise SettingsError("hook_state_key must be at least 16 characters")
     if s.keepalive_expiry < 0:
         raise SettingsError("keepalive_expiry must not be negative")
+    if s.upstream_engine not in ("httpcore", "aiohttp"):
+        raise SettingsError(
+            f"upstream_engine must be httpcore or aiohttp, not {s.upstream_engine!r}"
+        )
     _validate_resilience(s)
     if not 0 <= s.compression_level <= 9:
         raise SettingsError("compression_level must be within 0..9 (0 or off: no compression)")

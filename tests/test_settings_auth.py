@@ -54,12 +54,17 @@ def test_global_ids_round_trip() -> None:
     assert from_global_id(to_global_id("Nope", "x")) is None
 
 
-def test_pooled_connections_expire_before_a_5_second_server_keep_alive() -> None:
+@pytest.mark.parametrize("engine", ["httpcore", "aiohttp"])
+def test_pooled_connections_expire_before_a_5_second_server_keep_alive(engine: str) -> None:
     from resolvers.client import SpacesClient
+    from resolvers.engine import AiohttpEngine
 
     assert Settings().keepalive_expiry < 5
-    client = SpacesClient(Settings(keepalive_expiry=2.5))
-    pool = client.http._transport._pool  # type: ignore[attr-defined]
-    assert pool._keepalive_expiry == 2.5
+    client = SpacesClient(Settings(keepalive_expiry=2.5, upstream_engine=engine))  # type: ignore[arg-type]
+    transport = client.http._transport
+    if isinstance(transport, AiohttpEngine):
+        assert transport.keepalive_expiry == 2.5
+    else:
+        assert transport._pool._keepalive_expiry == 2.5  # type: ignore[attr-defined]
     with pytest.raises(SettingsError, match="keepalive_expiry"):
         Settings.load({"keepalive_expiry": -1})

@@ -1,0 +1,173 @@
+"""The HTTP engine under ``httpx.AsyncClient``: which transport carries upstream requests.
+
+``httpx.AsyncClient`` stays the client API everywhere; only its network transport is
+chosen here (``upstream_engine``). Tests inject their own transport
+(``httpx.ASGITransport``/``MockTransport``), which always wins.
+
+* ``httpcore``: httpx's own pool. Pure Python; every request scans every pooled
+  connection (``_assign_requests_to_connections``, ``is_idle``/``has_expired``), so
+  its CPU per request grows with connections x requests in flight.
+* ``aiohttp``: :class:`AiohttpEngine`, an httpx transport over aiohttp's connector
+  (C HTTP parser, C multidicts, a per-host deque of idle connections), whose cost per
+  request does not depend on how many are pooled or in flight.
+
+Both keep what the client relies on: httpx's per-phase timeouts (connect, read, pool),
+streamed bodies that can be abandoned (the connection is then closed, not reused),
+idle connections expiring after ``keepalive_expiry``, at most ``max_connections`` at
+once, cancellation, and the failures mapped onto httpx's exception classes, so that
+retries and breakers see the same kinds (a reset or a server that closed before
+answering is a ``NetworkError``/``RemoteProtocolError``, refused is ``ConnectError``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from enum import StrEnum
+from typing import Any
+
+import aiohttp
+import httpx
+import yarl
+from httpx_aiohttp import AiohttpTransport
+
+from spaces_graphql.settings import Settings
+
+
+class UpstreamEngine(StrEnum):
+    """The transports ``upstream_engine`` may name."""
+
+    HTTPCORE = "httpcore"
+    AIOHTTP = "aiohttp"
+
+
+# Most specific first: the first class the error is an instance of decides.
+_ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
+    (aiohttp.ServerTimeoutError, httpx.ReadTimeout),
+    (aiohttp.ClientConnectorError, httpx.ConnectError),
+    # Closed before (all of) an answer: what httpcore calls a protocol error; retried.
+    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
+    (aiohttp.ClientPayloadError, httpx.RemoteProtocolError),
+    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),
+    (aiohttp.ClientOSError, httpx.ReadError),
+    (aiohttp.ClientConnectionError, httpx.ReadError),
+    (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
+    # aiohttp's ``connect`` timeout (pool wait + connect) raises a bare TimeoutError.
+    (TimeoutError, httpx.PoolTimeout),
+    (aiohttp.ClientError, httpx.TransportError),
+)
+
+
+@contextlib.contextmanager
+def _mapped(request: httpx.Request) -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        for source, target in _ERRORS:
+            if isinstance(exc, source):
+                raise target(str(exc) or type(exc).__name__, request=request) from exc
+        raise
+
+
+class _Body(httpx.AsyncByteStream):
+    """An aiohttp response body as httpx's stream; closing it early closes the connection."""
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _mapped(self._request):
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+
+    async def aclose(self) -> None:
+        # aiohttp reuses the connection only if the body was read to its end.
+        self._response.release()
+
+
+class AiohttpEngine(AiohttpTransport):
+    """httpx-aiohttp's transport with httpx's exception classes and a lean request path.
+
+    ``limits.max_keepalive_connections`` has no aiohttp equivalent: idle connections
+    are bounded by ``max_connections`` and dropped after ``keepalive_expiry``.
+    """
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def keepalive_expiry(self) -> float | None:
+        """Idle seconds before a pooled connection is closed rather than reused."""
+        return self.limits.keepalive_expiry
+
+    def _open(self) -> aiohttp.ClientSession:
+        # Created on first use: aiohttp binds a session to the running loop.
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self.limits.max_connections or 0,
+                limit_per_host=0,
+                keepalive_timeout=self.limits.keepalive_expiry,
+                ssl=self.ssl_context,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=False,  # httpx decodes Content-Encoding itself
+                skip_auto_headers=("User-Agent",),  # httpx already sent one
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+            # aiohttp silently resends an idempotent request once when a connection
+            # drops; the client's retries (budget, breakers, counts) are the only ones.
+            self._session._retry_connection = False
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        session = self._open()
+        timeout = request.extensions.get("timeout", {})
+        content: Any = request.content if request.method != "GET" else None
+        with _mapped(request):
+            response = await session.request(
+                request.method,
+                # httpx has normalised and encoded it: no second round of quoting.
+                yarl.URL(str(request.url), encoded=True),
+                headers=request.headers.multi_items(),
+                data=content or None,
+                allow_redirects=False,
+                compress=False,
+                timeout=aiohttp.ClientTimeout(
+                    sock_connect=timeout.get("connect"),
+                    sock_read=timeout.get("read"),
+                    connect=timeout.get("pool"),
+                ),
+            )
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=_Body(response, request),
+            request=request,
+            extensions={
+                "http_version": b"HTTP/1.1",
+                "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
+            },
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def network_transport(settings: Settings) -> httpx.AsyncBaseTransport:
+    """The transport for real upstream sockets, per ``settings.upstream_engine``."""
+    limits = httpx.Limits(
+        # The bulkhead admits at most this many, so this pool never queues.
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_keepalive_connections,
+        keepalive_expiry=settings.keepalive_expiry,
+    )
+    if UpstreamEngine(settings.upstream_engine) is UpstreamEngine.AIOHTTP:
+        return AiohttpEngine(limits)
+    return httpx.AsyncHTTPTransport(limits=limits)
