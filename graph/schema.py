@@ -9,6 +9,7 @@ Strawberry parses and validates as usual.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
 
 from graph.captured_email import CapturedEmail
@@ -59,7 +61,7 @@ class PreparedDocument(SchemaExtension):
         yield
 
 
-class EventExecution(LeanExecutionContext):
+class _PerEventContext(StrawberryGraphQLCoreExecutionContext):
     """Resolves each subscription event with the fresh context it came with."""
 
     def build_per_event_executor(self, payload: Any) -> Any:
@@ -68,6 +70,14 @@ class EventExecution(LeanExecutionContext):
             executor.root_value = payload.value
             executor.context_value = payload.context
         return executor
+
+
+class EventExecution(_PerEventContext, LeanExecutionContext):
+    """The facade's execution context: fresh context per event, short path for plain leaves."""
+
+
+class PlainEventExecution(_PerEventContext):
+    """The same without the short path: graphql-core's and Strawberry's own chain only."""
 
 
 class Schema(strawberry.Schema):
@@ -81,8 +91,14 @@ class Schema(strawberry.Schema):
             super().process_errors(unexpected, execution_context)
 
 
-def build_schema() -> Schema:
-    """Build the facade's schema (the same for every profile)."""
+def build_schema(*, short_paths: bool = True) -> Schema:
+    """Build the facade's schema (the same for every profile).
+
+    ``short_paths`` installs the direct resolvers (``graph/fast_paths.py``) and the
+    lean execution context (``graph/executor.py``). They lean on Strawberry's and
+    graphql-core's internals (pinned to the tested minor versions in pyproject.toml);
+    ``SPACES_GRAPHQL_SHORT_PATHS=false`` runs without them, answers unchanged.
+    """
     built = Schema(
         query=Query,
         mutation=Mutation,
@@ -90,7 +106,7 @@ def build_schema() -> Schema:
         types=[Space, Customer, Subscription, Invoice, CapturedEmail, Event, Webhook,
                ResourceSubscription],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        execution_context_class=EventExecution,
+        execution_context_class=EventExecution if short_paths else PlainEventExecution,
         extensions=[
             PreparedDocument,  # the pipeline's document: parsed and validated once, there
             UpstreamScope,  # the operation's upstream deadline; its reads end with it
@@ -100,8 +116,15 @@ def build_schema() -> Schema:
             )
         ],
     )  # fmt: skip
-    streamline(built)
+    if short_paths:
+        streamline(built)
     return built
+
+
+@functools.cache
+def schema_for(short_paths: bool = True) -> Schema:
+    """The schema with or without the short paths, built once per process for each."""
+    return schema if short_paths else build_schema(short_paths=False)
 
 
 schema = build_schema()

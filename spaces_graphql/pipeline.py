@@ -42,7 +42,6 @@ from starlette.websockets import WebSocket
 from strawberry.types import ExecutionResult
 
 from graph.context import Caller, Context
-from graph.schema import schema
 from resolvers.errors import ErrorCode
 from spaces_graphql.observability import child_traceparent, log_operation
 from spaces_graphql.persisted import PersistedQueryError, Resolved
@@ -262,7 +261,7 @@ class Pipeline:
         tracing = self.rt.client.tracing
         try:
             with tracing.operation(op.headers, op.name, op.type) as span:
-                result = await schema.execute(
+                result = await self.rt.schema.execute(
                     op.query,
                     variable_values=op.variables,
                     context_value=context,
@@ -278,7 +277,7 @@ class Pipeline:
         """Run an admitted subscription: its results, event by event."""
         with self.rt.client.tracing.operation(op.headers, op.name, op.type):
             try:
-                stream = await schema.subscribe(
+                stream = await self.rt.schema.subscribe(
                     op.query,
                     variable_values=op.variables,
                     context_value=context,

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 
 from graph.context import Caller, Context
-from graph.schema import schema
+from graph.schema import Schema, schema_for
 from resolvers.client import SpacesClient
 from resolvers.live.service import LiveEvents
 from resolvers.loaders import Loaders
@@ -41,8 +41,10 @@ class Runtime:
         self.transport = transport
         self.resolve_host = resolve_host
         self.metrics = Metrics()
+        #: The schema this process executes (with or without the short paths).
+        self.schema: Schema = schema_for(settings.short_paths)
         self.preflight = Preflight(
-            schema._schema,
+            self.schema._schema,
             Limits(
                 max_depth=settings.max_depth,
                 max_aliases=settings.max_aliases,

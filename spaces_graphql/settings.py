@@ -64,6 +64,9 @@ class Settings:
     #: The HTTP engine under the upstream ``httpx.AsyncClient`` (``resolvers/engine.py``):
     #: aiohttp's costs the same per request however many are pooled or in flight.
     upstream_engine: UpstreamEngineName = "aiohttp"
+    #: The execution short paths (graph/fast_paths.py, graph/executor.py): direct resolvers
+    #: and lean leaf completion. Off: Strawberry's and graphql-core's own chain only.
+    short_paths: bool = True
     #: Plain-HTTP upstreams are refused unless they are loopback (the sandbox).
     allow_insecure_upstream: bool = False
     #: Development only: REST Hook targets may be loopback (http or https) for local receivers.

@@ -9,6 +9,7 @@ case the short path hands back to graphql-core.
 from __future__ import annotations
 
 import enum
+import os
 from typing import Any
 
 import pytest
@@ -166,6 +167,23 @@ def test_resolve_hooks_still_see_every_field() -> None:
     assert _answer(fast, query)["data"]["items"][0]["name"] == "N0"
 
 
+_OFF = pytest.mark.skipif(
+    os.environ.get("SPACES_GRAPHQL_SHORT_PATHS", "true").lower() in {"false", "0", "off", "no"},
+    reason="this run has the short paths off (SPACES_GRAPHQL_SHORT_PATHS=false)",
+)
+
+
+def test_the_plain_schema_has_no_short_path() -> None:
+    from graph.schema import PlainEventExecution, build_schema
+
+    plain = build_schema(short_paths=False)
+    assert not issubclass(plain.execution_context_class, LeanExecutionContext)
+    assert issubclass(plain.execution_context_class, PlainEventExecution)
+    customer = plain._schema.type_map["Customer"].fields  # type: ignore[attr-defined]
+    assert getattr(customer["name"].resolve, "leaf", None) is None
+
+
+@_OFF
 def test_the_facade_schema_is_streamlined() -> None:
     # A subclass: graph/schema.py's EventExecution adds per-event contexts for subscriptions.
     assert issubclass(facade_schema.execution_context_class, LeanExecutionContext)
@@ -174,6 +192,7 @@ def test_the_facade_schema_is_streamlined() -> None:
     assert isinstance(customer["createdAt"].resolve.leaf, LeafPlan)
 
 
+@_OFF
 async def test_the_facade_takes_the_short_path(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     """Over the real app: plain leaves are answered by the short path (it silently
     stopped being taken once, when a resolver middleware check misfired)."""
