@@ -13,11 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
+from graph.config import GraphConfig
 from resolvers.client import UpstreamSession
 from resolvers.live.service import LiveEvents
 from resolvers.loaders import Loaders
 from resolvers.targets import HostResolver, system_resolver
-from spaces_graphql.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,8 @@ class Context:
 
     request: Request | WebSocket
     response: Response | WebSocket | None
-    settings: Settings
+    #: What graph/ reads of the settings (built once by the app).
+    config: GraphConfig
     caller: Caller
     upstream: UpstreamSession
     loaders: Loaders

@@ -100,7 +100,7 @@ class Mutation:
     ) -> CreateResourceSubscriptionPayload | None:
         ctx = info.context
         policy = TargetPolicy(
-            resolve=ctx.resolve_host, allow_loopback=ctx.settings.allow_loopback_targets
+            resolve=ctx.resolve_host, allow_loopback=ctx.config.allow_loopback_targets
         )
         try:
             target_url = await check_target_url(input.target_url, policy)

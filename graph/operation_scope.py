@@ -1,7 +1,7 @@
 """A schema extension that gives every executed operation its upstream scope.
 
 The scope (``resolvers/resilience.py``) carries the operation's deadline
-(``Settings.operation_deadline_seconds``) and cancels the operation's upstream
+(``GraphConfig.operation_deadline_seconds``) and cancels the operation's upstream
 reads when execution ends, cancellation included: the HTTP layer cancels
 execution when the client disconnects, the WebSocket server when the client
 sends ``complete`` or goes away, and loader batch tasks would otherwise keep
@@ -22,7 +22,8 @@ class UpstreamScope(SchemaExtension):
     """Runs execution (not parsing or validation) inside an operation scope."""
 
     def on_execute(self) -> Iterator[None]:
-        settings = getattr(self.execution_context.context, "settings", None)
-        seconds = getattr(settings, "operation_deadline_seconds", None)
+        # Schemas executed without the app's context (tests) get no deadline.
+        config = getattr(self.execution_context.context, "config", None)
+        seconds = getattr(config, "operation_deadline_seconds", None)
         with operation_scope(seconds):
             yield

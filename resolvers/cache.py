@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from spaces_graphql.settings import Settings
+from resolvers.config import UpstreamConfig
 
 log = logging.getLogger("spaces_graphql.cache")
 
@@ -197,19 +197,19 @@ class SingleFlight(Generic[T]):
             del self._flights[key]
 
 
-def etag_cache_for(settings: Settings) -> EtagCache | None:
-    """The cache the settings ask for: none, in-process, or Redis when ``redis_url`` is set."""
-    if settings.upstream_cache_entries == 0:
+def etag_cache_for(config: UpstreamConfig) -> EtagCache | None:
+    """The cache the configuration asks for: none, in-process, or Redis when ``redis_url`` is set."""
+    if config.upstream_cache_entries == 0:
         return None
-    if settings.redis_url:
+    if config.redis_url:
         return RedisEtagCache(
-            settings.redis_url,
-            ttl=settings.upstream_cache_ttl_seconds,
-            max_entry_bytes=settings.upstream_cache_entry_bytes,
+            config.redis_url,
+            ttl=config.upstream_cache_ttl_seconds,
+            max_entry_bytes=config.upstream_cache_entry_bytes,
         )
     return MemoryEtagCache(
-        max_entries=settings.upstream_cache_entries,
-        max_bytes=settings.upstream_cache_bytes,
-        max_entry_bytes=settings.upstream_cache_entry_bytes,
-        ttl=settings.upstream_cache_ttl_seconds,
+        max_entries=config.upstream_cache_entries,
+        max_bytes=config.upstream_cache_bytes,
+        max_entry_bytes=config.upstream_cache_entry_bytes,
+        ttl=config.upstream_cache_ttl_seconds,
     )

@@ -54,6 +54,13 @@ from resolvers.cache import (
     cache_key,
     etag_cache_for,
 )
+from resolvers.config import (
+    NoTracing,
+    UpstreamConfig,
+    UpstreamConfigSource,
+    UpstreamTracer,
+    upstream_config_of,
+)
 from resolvers.engine import network_transport
 from resolvers.errors import (
     RateLimited,
@@ -86,8 +93,6 @@ from resolvers.upstream import (
     transport_error,
     valid_upstream_id,
 )
-from spaces_graphql.settings import Settings
-from spaces_graphql.tracing import Tracing
 
 
 class SpacesClient:
@@ -103,51 +108,54 @@ class SpacesClient:
 
     def __init__(
         self,
-        settings: Settings,
+        config: UpstreamConfig | UpstreamConfigSource,
         transport: httpx.AsyncBaseTransport | None = None,
         *,
         cache: EtagCache | None = None,
+        tracer: UpstreamTracer | None = None,
     ):
-        self.settings = settings
-        base = settings.upstream_url.rstrip("/") + "/"
+        # ``Settings`` is accepted as it is (it builds the config): tests and benches pass it.
+        self.config = cfg = upstream_config_of(config)
+        base = cfg.upstream_url.rstrip("/") + "/"
         self._base = base
         self.http = httpx.AsyncClient(
             base_url=base,
             # Tests inject theirs (ASGI/Mock); real sockets go through the chosen engine.
-            transport=transport if transport is not None else network_transport(settings),
+            transport=transport if transport is not None else network_transport(cfg),
             timeout=httpx.Timeout(
-                connect=settings.connect_timeout,
-                read=settings.read_timeout,
-                write=settings.read_timeout,
-                pool=settings.pool_timeout,
+                connect=cfg.connect_timeout,
+                read=cfg.read_timeout,
+                write=cfg.read_timeout,
+                pool=cfg.pool_timeout,
             ),
             headers={"Accept": "application/json", "User-Agent": "spaces-graphql/0.1"},
             follow_redirects=False,
         )
         #: ``None`` until known: whether ``?ids=`` batches lookups on this upstream.
-        self.batch_ids: bool | None = {"on": True, "off": False}.get(settings.batch_ids)
+        self.batch_ids: bool | None = {"on": True, "off": False}.get(cfg.batch_ids)
         # This client talks to one base URL, so "the shared breaker" is the upstream's.
         self.breakers = ScopedBreakers(
-            settings.breaker_failure_threshold,
-            settings.breaker_open_seconds,
-            distinct_callers=settings.breaker_distinct_callers,
-            window=settings.breaker_window_seconds,
-            max_tokens=settings.breaker_max_tokens,
+            cfg.breaker_failure_threshold,
+            cfg.breaker_open_seconds,
+            distinct_callers=cfg.breaker_distinct_callers,
+            window=cfg.breaker_window_seconds,
+            max_tokens=cfg.breaker_max_tokens,
         )
         self.breaker = self.breakers.shared
         self.bulkhead = Bulkhead(
-            settings.max_connections,
-            min(settings.max_connections_per_token, settings.max_connections),
+            cfg.max_connections,
+            min(cfg.max_connections_per_token, cfg.max_connections),
         )
         self.rejections: Counter[Rejection] = Counter()
-        self.budget = RetryBudget(settings.upstream_retry_budget)
+        self.budget = RetryBudget(cfg.upstream_retry_budget)
         self.gate = RetryAfterGate()
-        self.cache = cache if cache is not None else etag_cache_for(settings)
+        self.cache = cache if cache is not None else etag_cache_for(cfg)
         self.flights: SingleFlight[tuple[bytes, bool]] = SingleFlight()
         self.requests_total = 0
         #: Called with (method, route template, status or 0, seconds) after each request.
         self.observer: Callable[[str, str, int, float], None] | None = None
-        self.tracing = Tracing(settings.otel)
+        #: The app's tracer (``spaces_graphql/tracing.py``); no spans without one.
+        self.tracing: UpstreamTracer = tracer if tracer is not None else NoTracing()
         self.retries_total = 0
         self.cache_hits = 0
         self.cache_misses = 0
@@ -222,7 +230,7 @@ class SpacesClient:
     ) -> tuple[bytes, bool]:
         cache = self.cache
         entry = await cache.get(key) if cache is not None else None
-        fresh = self.settings.upstream_cache_fresh_seconds
+        fresh = self.config.upstream_cache_fresh_seconds
         if entry is not None and fresh > 0 and entry.age() < fresh:
             self.cache_hits += 1
             return entry.body, True
@@ -339,7 +347,7 @@ class SpacesClient:
     async def _admit(self, token_digest: str, remaining: float | None) -> None:
         """Wait for this token's turn at a connection, at most ``pool_timeout`` (or the
         deadline); the caller must release the slot."""
-        wait = self.settings.pool_timeout
+        wait = self.config.pool_timeout
         if remaining is not None:
             wait = min(wait, remaining)
         try:
@@ -352,7 +360,7 @@ class SpacesClient:
 
     async def _backoff(self, attempt: int) -> bool:
         """Wait before retry ``attempt`` (0-based); False when no retry may be made."""
-        s = self.settings
+        s = self.config
         if attempt >= s.upstream_retries:
             return False
         delay = backoff_delay(attempt, s.upstream_retry_base_seconds, s.upstream_retry_cap_seconds)
@@ -386,7 +394,7 @@ class SpacesClient:
                     url,
                     headers=headers,
                     json_body=json_body,
-                    limit=self.settings.max_upstream_body_bytes,
+                    limit=self.config.max_upstream_body_bytes,
                     within=remaining,
                 )
             except BaseException as exc:

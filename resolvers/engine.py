@@ -31,7 +31,7 @@ import httpx
 import yarl
 from httpx_aiohttp import AiohttpTransport
 
-from spaces_graphql.settings import Settings
+from resolvers.config import UpstreamConfig
 
 
 class UpstreamEngine(StrEnum):
@@ -160,14 +160,14 @@ class AiohttpEngine(AiohttpTransport):
             self._session = None
 
 
-def network_transport(settings: Settings) -> httpx.AsyncBaseTransport:
-    """The transport for real upstream sockets, per ``settings.upstream_engine``."""
+def network_transport(config: UpstreamConfig) -> httpx.AsyncBaseTransport:
+    """The transport for real upstream sockets, per ``config.upstream_engine``."""
     limits = httpx.Limits(
         # The bulkhead admits at most this many, so this pool never queues.
-        max_connections=settings.max_connections,
-        max_keepalive_connections=settings.max_keepalive_connections,
-        keepalive_expiry=settings.keepalive_expiry,
+        max_connections=config.max_connections,
+        max_keepalive_connections=config.max_keepalive_connections,
+        keepalive_expiry=config.keepalive_expiry,
     )
-    if UpstreamEngine(settings.upstream_engine) is UpstreamEngine.AIOHTTP:
+    if UpstreamEngine(config.upstream_engine) is UpstreamEngine.AIOHTTP:
         return AiohttpEngine(limits)
     return httpx.AsyncHTTPTransport(limits=limits)

@@ -1,7 +1,7 @@
 """Mechanisms the upstream client uses to survive a failing upstream.
 
 Each class here is a mechanism with no opinion of its own: the numbers come
-from :class:`~spaces_graphql.settings.Settings` and *when* to use each one is
+from :class:`~resolvers.config.UpstreamConfig` and *when* to use each one is
 decided in ``resolvers/client.py`` (the one place for upstream policy).
 
 * :class:`OperationScope`: one GraphQL operation's deadline and its in-flight

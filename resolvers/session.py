@@ -21,7 +21,7 @@ class UpstreamSession:
         self.client = client
         self._auth = basic_auth(token)
         self._token_digest = token_hash(token)
-        self._slots = asyncio.Semaphore(client.settings.max_concurrency)
+        self._slots = asyncio.Semaphore(client.config.max_concurrency)
         # The only header besides auth that goes upstream: W3C trace context.
         self._trace = {"traceparent": traceparent} if traceparent else {}
         self.requests = 0

@@ -258,7 +258,7 @@ class Pipeline:
 
     async def execute(self, op: Operation, context: Context) -> ExecutionResult:
         """Run an admitted query or mutation (its loaders are released after)."""
-        tracing = self.rt.client.tracing
+        tracing = self.rt.tracing
         try:
             with tracing.operation(op.headers, op.name, op.type) as span:
                 result = await self.rt.schema.execute(
@@ -275,7 +275,7 @@ class Pipeline:
 
     async def subscribe(self, op: Operation, context: Context) -> AsyncIterator[ExecutionResult]:
         """Run an admitted subscription: its results, event by event."""
-        with self.rt.client.tracing.operation(op.headers, op.name, op.type):
+        with self.rt.tracing.operation(op.headers, op.name, op.type):
             try:
                 stream = await self.rt.schema.subscribe(
                     op.query,

@@ -26,6 +26,7 @@ from spaces_graphql.persisted import (
 from spaces_graphql.preflight import Limits, Preflight
 from spaces_graphql.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from spaces_graphql.settings import Settings
+from spaces_graphql.tracing import Tracing
 
 
 class Runtime:
@@ -41,6 +42,12 @@ class Runtime:
         self.transport = transport
         self.resolve_host = resolve_host
         self.metrics = Metrics()
+        # The layers below get small config objects (and the tracer) built here, once:
+        # they import nothing from this package (tests/test_layers.py).
+        self.upstream_config = settings.upstream_config()
+        self.graph_config = settings.graph_config()
+        #: Operation spans (pipeline) and upstream request spans (the client).
+        self.tracing = Tracing(settings.otel)
         #: The schema this process executes (with or without the short paths).
         self.schema: Schema = schema_for(settings.short_paths)
         self.preflight = Preflight(
@@ -80,7 +87,7 @@ class Runtime:
 
     async def open(self) -> None:
         s = self.settings
-        self._client = SpacesClient(s, self.transport)
+        self._client = SpacesClient(self.upstream_config, self.transport, tracer=self.tracing)
         self._client.observer = self.metrics.observe_upstream
         if s.redis_url:
             import redis.asyncio as redis
@@ -125,7 +132,7 @@ class Runtime:
         return Context(
             request=request,
             response=response,
-            settings=self.settings,
+            config=self.graph_config,
             caller=caller,
             upstream=upstream,
             loaders=Loaders(upstream),

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from graph.config import GraphConfig
+from resolvers.config import UpstreamConfig
+
 Profile = Literal["development", "production"]
 BatchIds = Literal["auto", "on", "off"]
 UpstreamEngineName = Literal["httpcore", "aiohttp"]
@@ -176,6 +179,17 @@ class Settings:
         """True in the development profile (GraphiQL, introspection, suggestions)."""
         return self.profile == "development"
 
+    def upstream_config(self) -> UpstreamConfig:
+        """What ``resolvers/`` reads (client, engine, cache), built once at start-up.
+
+        Its fields have these settings' names, so adding one there is the whole change.
+        """
+        return UpstreamConfig(**_same_named(self, UpstreamConfig))
+
+    def graph_config(self) -> GraphConfig:
+        """What ``graph/`` reads, carried by each operation's context."""
+        return GraphConfig(**_same_named(self, GraphConfig))
+
     def __post_init__(self) -> None:
         validate(self)
 
@@ -198,6 +212,11 @@ class Settings:
             if value is not None:
                 values[key] = value
         return cls(**values)
+
+
+def _same_named(s: Settings, config: type[Any]) -> dict[str, Any]:
+    """The values of ``s`` for the fields of the dataclass ``config``."""
+    return {f.name: getattr(s, f.name) for f in dataclasses.fields(config)}
 
 
 def _coerce(name: str, raw: str, type_: Any) -> Any:

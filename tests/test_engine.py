@@ -123,10 +123,12 @@ def test_the_engine_is_a_validated_setting() -> None:
 
 
 def test_each_setting_builds_its_transport() -> None:
-    aio = network_transport(Settings(upstream_engine="aiohttp", keepalive_expiry=2.5))
+    aio = network_transport(
+        Settings(upstream_engine="aiohttp", keepalive_expiry=2.5).upstream_config()
+    )
     assert isinstance(aio, AiohttpEngine)
     assert aio.keepalive_expiry == 2.5 and aio.limits.max_connections == 300
-    core = network_transport(Settings(upstream_engine="httpcore"))
+    core = network_transport(Settings(upstream_engine="httpcore").upstream_config())
     assert isinstance(core, httpx.AsyncHTTPTransport)
 
 

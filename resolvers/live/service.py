@@ -35,8 +35,8 @@ NEEDS_REDIS = (
 class LiveEvents:
     """Hub + bus + hook registry of one facade process.
 
-    Settings not passed are read from the client's settings when it has them
-    (``hook_state_key``, ``live_lease_seconds``, ``workers``).
+    The app passes its settings (``hook_state_key``, ``live_lease_seconds``,
+    ``workers``); the defaults are those settings' defaults.
     """
 
     def __init__(
@@ -47,17 +47,10 @@ class LiveEvents:
         redis_url: str | None = None,
         state_path: Path | None = None,
         state_key: str | None = None,
-        lease_seconds: float | None = None,
-        workers: int | None = None,
+        lease_seconds: float = 10.0,
+        workers: int = 1,
         redis_prefix: str = "spaces-graphql",
     ) -> None:
-        settings = getattr(client, "settings", None)
-        if state_key is None:
-            state_key = str(getattr(settings, "hook_state_key", "") or "") or None
-        if lease_seconds is None:
-            lease_seconds = float(getattr(settings, "live_lease_seconds", 10.0))
-        if workers is None:
-            workers = int(getattr(settings, "workers", 1))
         hooks_base = public_url.rstrip("/") + "/hooks/"
         #: Why subscriptions are refused in this process, if they are.
         self.refused: str | None = NEEDS_REDIS if workers > 1 and not redis_url else None
