@@ -16,10 +16,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import statistics
-import sys
 import time
 from collections.abc import MutableMapping
-from pathlib import Path
 from typing import Any
 
 import brotli
@@ -28,6 +26,7 @@ import orjson
 import zstandard
 
 from bench.inproc import _core_executor
+from bench.standalone import merge_case
 from bench.workloads import TOKEN, W5_QUERY, Workload, count_fields
 from sandbox.app import SandboxConfig
 from sandbox.app import create_app as create_sandbox
@@ -44,7 +43,6 @@ DECODE = {
 }
 #: W5's budget (``make bench-check``): facade CPU per field <= this x graphql-core's.
 MAX_CPU_RATIO = 1.5
-RESULTS = Path(__file__).parent / "results"
 
 
 async def _nothing(c: httpx.AsyncClient, batch: bool) -> bytes:
@@ -201,17 +199,4 @@ def describe(result: dict[str, Any]) -> str:
 def main(argv: list[str]) -> int:
     """``python -m bench compression``: run this case alone; merge it into ``latest.json``."""
     result = asyncio.run(measure())
-    for coding, row in result["codings"].items():
-        print(f"{coding}: {row}", file=sys.stderr)
-    path = RESULTS / "latest.json"
-    merged = orjson.loads(path.read_bytes()) if path.exists() else {"meta": {}, "modes": {}}
-    merged["compression"] = result
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(orjson.dumps(merged, option=orjson.OPT_INDENT_2))
-    if merged.get("modes"):  # a full run's report gains this paragraph
-        from bench.report import markdown
-
-        (RESULTS / "latest.md").write_text(markdown(merged), encoding="utf-8")
-    met, line = verdict(merged)
-    print(("PASS " if met else "MISS ") + line)
-    return 0 if met else 1
+    return merge_case("compression", result, verdict, result["codings"])

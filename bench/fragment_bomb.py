@@ -13,15 +13,14 @@ numbers into ``bench/results/latest.json``.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
 from bench.measure import Recording
+from bench.standalone import merge_case
 from bench.workloads import TOKEN
 from sandbox.app import SandboxConfig
 from sandbox.app import create_app as create_sandbox
@@ -33,7 +32,6 @@ ROUNDS = 25
 #: The budget line of ``python -m bench check``.
 MAX_REFUSAL_MS = 50.0
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-RESULTS = Path(__file__).parent / "results"
 
 
 def bomb(levels: int, tag: int = 0) -> str:
@@ -121,17 +119,6 @@ def main(argv: list[str]) -> int:
     import asyncio
 
     result = asyncio.run(measure())
-    for level, row in result["levels"].items():
-        print(f"{level} levels: {row}", file=sys.stderr)
-    path = RESULTS / "latest.json"
-    merged = orjson.loads(path.read_bytes()) if path.exists() else {"meta": {}, "modes": {}}
-    merged["fragment_bomb"] = result
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(orjson.dumps(merged, option=orjson.OPT_INDENT_2))
-    if merged.get("modes"):  # a full run's report gains this paragraph
-        from bench.report import markdown
-
-        (RESULTS / "latest.md").write_text(markdown(merged), encoding="utf-8")
-    met, line = verdict(merged)
-    print(("PASS " if met else "MISS ") + line)
-    return 0 if met else 1
+    return merge_case(
+        "fragment_bomb", result, verdict, result["levels"], label=lambda level: f"{level} levels"
+    )
