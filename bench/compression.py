@@ -17,7 +17,6 @@ import asyncio
 import gzip
 import statistics
 import time
-from collections.abc import MutableMapping
 from typing import Any
 
 import brotli
@@ -25,7 +24,7 @@ import httpx
 import orjson
 import zstandard
 
-from bench.inproc import _core_executor
+from bench.inproc import _core_executor, post_graphql
 from bench.standalone import merge_case
 from bench.workloads import TOKEN, W5_QUERY, Workload, count_fields
 from sandbox.app import SandboxConfig
@@ -74,34 +73,14 @@ async def measure(rounds: int = 15, seconds: float = 0.2) -> dict[str, Any]:
     app = create_app(settings, transport=httpx.MockTransport(replay))
     body = W5.body()
 
+    request_headers = [(b"authorization", f"Bearer {TOKEN}".encode()),
+                       (b"content-type", b"application/json"),
+                       (b"content-length", str(len(body)).encode())]  # fmt: skip
+
     async def answer(coding: str) -> tuple[bytes, dict[str, str]]:
-        sent = False
-        chunks: list[bytes] = []
-        headers: dict[str, str] = {}
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if sent:
-                await asyncio.sleep(3600)
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                headers.update({k.decode(): v.decode() for k, v in message["headers"]})
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-                 "method": "POST", "scheme": "http", "path": "/graphql", "raw_path": b"/graphql",
-                 "query_string": b"", "root_path": "",
-                 "headers": [(b"authorization", f"Bearer {TOKEN}".encode()),
-                             (b"content-type", b"application/json"),
-                             (b"content-length", str(len(body)).encode()),
-                             (b"accept-encoding", coding.encode())],
-                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}  # fmt: skip
-        await app(scope, receive, send)
-        return b"".join(chunks), headers
+        return await post_graphql(
+            app, body, [*request_headers, (b"accept-encoding", coding.encode())], want_headers=True
+        )
 
     cpu: dict[str, list[float]] = {c: [] for c in CODINGS}
     alone: dict[str, list[float]] = {c: [] for c in CODINGS}

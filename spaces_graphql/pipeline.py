@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from graphql import GraphQLError, OperationDefinitionNode, OperationType
+from graphql import GraphQLError, OperationType
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.types import ExecutionResult
@@ -187,13 +187,7 @@ class Pipeline:
         except RequestError as exc:
             code = code_of(exc.code, Code.GRAPHQL_VALIDATION_FAILED)
             raise Refused(code, str(exc), [_format(e) for e in exc.errors]) from None
-        operations = sum(
-            isinstance(d, OperationDefinitionNode) for d in prepared.document.definitions
-        )
-        if operations > 1 and op.operation_name is None:
-            raise Refused(
-                Code.BAD_REQUEST, "the document has several operations: send `operationName`"
-            )
+        # Pre-flight's operation selection refused several operations without a name.
         op.prepared = prepared
         op.query = query
         op.type = prepared.operation_type.value
