@@ -7,7 +7,8 @@ method. On a 100-object page that chain costs more than graphql-core's own
 execution of the same result (measured by ``bench``, workload W5). The two
 shapes below need none of it, so they get a direct call:
 
-- a plain attribute (no resolver, no field extension): read with ``attrgetter``;
+- a plain attribute (no resolver, no field extension): read with ``attrgetter``,
+  unless ``StrawberryConfig.default_resolver`` is not ``getattr`` (then it reads them);
 - a synchronous method taking only ``self`` and optionally ``info``, with no
   arguments and no field extension: called with the ``Info`` it asks for.
 
@@ -24,18 +25,37 @@ from operator import attrgetter
 from typing import Any
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLField,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
     GraphQLLeafType,
+    GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLResolveInfo,
+    GraphQLString,
     is_leaf_type,
 )
 from strawberry import Schema
+from strawberry.resolvers import is_default_resolver
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 Resolve = Callable[..., Any]
+
+
+#: Leaf kinds :class:`graph.executor.LeanExecutionContext` coerces itself, exactly as
+#: graphql-core's built-in scalars do for the one Python type each takes as it is.
+OTHER, STRING, INT, BOOLEAN, FLOAT = range(5)
+_BUILTIN: dict[GraphQLNamedType, int] = {
+    GraphQLString: STRING,
+    GraphQLID: STRING,
+    GraphQLInt: INT,
+    GraphQLBoolean: BOOLEAN,
+    GraphQLFloat: FLOAT,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +65,8 @@ class LeafPlan:
     get: Callable[[Any], Any]
     output_type: GraphQLLeafType
     nullable: bool
+    #: One of the kinds above (``OTHER``: the type's own ``coerce_output_value``).
+    kind: int = OTHER
 
 
 def streamline(schema: Schema) -> int:
@@ -66,8 +88,11 @@ def streamline(schema: Schema) -> int:
 
 def _direct(schema: Schema, field: StrawberryField, graphql_field: GraphQLField) -> Resolve | None:
     current = graphql_field.resolve
-    if getattr(current, "_is_default", False):
+    if current is not None and is_default_resolver(current):
         # Strawberry marks its own no-resolver wrapper; a handler-wrapped field is not marked.
+        if schema.config.default_resolver is not getattr:
+            # A configured default resolver reads these fields: its chain calls it, not getattr.
+            return None
         return _attribute(field.python_name, graphql_field)
     resolver = field.base_resolver
     if (
@@ -85,7 +110,7 @@ def _direct(schema: Schema, field: StrawberryField, graphql_field: GraphQLField)
         return None
     info_parameter = resolver.info_parameter
     if info_parameter is None:
-        return _method(method)
+        return _method(method, graphql_field)
     return _method_with_info(method, info_parameter.name, schema.config.info_class, field)
 
 
@@ -95,18 +120,26 @@ def _attribute(name: str, graphql_field: GraphQLField) -> Resolve:
     def resolve(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
         return get(source)
 
+    return _mark(resolve, get, graphql_field)
+
+
+def _method(method: Callable[[Any], Any], graphql_field: GraphQLField) -> Resolve:
+    def resolve(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
+        return method(source)
+
+    return _mark(resolve, method, graphql_field)
+
+
+def _mark(resolve: Resolve, read: Callable[[Any], Any], graphql_field: GraphQLField) -> Resolve:
+    """Tell :mod:`graph.executor` that ``read(source)`` is this field's whole resolver:
+    a leaf gets a :class:`LeafPlan`; an object field may be completed as a plain object."""
+    resolve.read = read  # type: ignore[attr-defined]
     output = graphql_field.type
     nullable = not isinstance(output, GraphQLNonNull)
     inner = output.of_type if isinstance(output, GraphQLNonNull) else output
     if is_leaf_type(inner) and not graphql_field.args:
-        resolve.leaf = LeafPlan(get, inner, nullable)  # type: ignore[attr-defined]
-    return resolve
-
-
-def _method(method: Callable[[Any], Any]) -> Resolve:
-    def resolve(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
-        return method(source)
-
+        plan = LeafPlan(read, inner, nullable, _BUILTIN.get(inner, OTHER))
+        resolve.leaf = plan  # type: ignore[attr-defined]
     return resolve
 
 

@@ -22,6 +22,12 @@ if not SHORT_PATHS:
     graph.schema.schema = _plain
     graph.schema.schema_for = lambda short_paths=True: _plain  # type: ignore[assignment]
 
+# Apps started in this process keep the collector as pytest has it: tuning it is a
+# serving process's business (tests/test_gc_tuning.py checks it), and a full collection
+# per app start would slow the suite. Processes the tests spawn inherit this unless
+# they set their own (tests/test_gc_tuning.py does).
+os.environ.setdefault("SPACES_GRAPHQL_GC_THRESHOLD", "0")
+
 from tests.support import Harness, harness  # noqa: E402
 
 

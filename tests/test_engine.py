@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from resolvers.client import SpacesClient
-from resolvers.engine import AiohttpEngine, UpstreamEngine, network_transport
+from resolvers.engine import AiohttpEngine, UpstreamClient, UpstreamEngine, network_transport
 from resolvers.errors import UpstreamTimeout, UpstreamUnavailable
 from resolvers.resilience import operation_scope
 from resolvers.transfer import BodyTooLarge
@@ -272,3 +272,62 @@ async def test_cancelling_a_read_closes_its_connection(engine: str) -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
         await _until(lambda: server.closed == 1)
+
+
+async def test_the_upstream_client_keeps_no_cookie_between_tenants() -> None:
+    """One client serves every tenant: a cookie set for one account's call never rides
+    along on another's (httpx's own send would keep it in the client's jar)."""
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        return httpx.Response(200, headers={"set-cookie": "session=alice; Path=/"}, json={})
+
+    async with UpstreamClient(transport=httpx.MockTransport(handler)) as http:
+        for token in ("alice", "bob"):
+            response = await http.get("http://up/api/v1/account", headers={"Authorization": token})
+            assert response.status_code == 200 and response.json() == {}
+        assert seen == [None, None]
+        assert not http.cookies
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as plain:
+        for _ in range(2):
+            await plain.get("http://up/api/v1/account")
+    assert seen[-1] == "session=alice"  # what the lean send avoids
+
+
+async def test_the_upstream_client_keeps_httpx_semantics_where_asked() -> None:
+    """Auth flows, redirects and event hooks still get httpx's full send; a transport
+    failure carries its request; a closed client refuses to send."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/old":
+            return httpx.Response(301, headers={"location": "http://up/new"})
+        return httpx.Response(200, text=request.headers.get("authorization", ""))
+
+    hooks: list[str] = []
+
+    async def hook(response: httpx.Response) -> None:
+        hooks.append(str(response.url))
+
+    async with UpstreamClient(transport=httpx.MockTransport(handler)) as http:
+        assert (await http.get("http://up/old")).status_code == 301  # as sent: no following
+        followed = await http.get("http://up/old", follow_redirects=True)
+        assert followed.status_code == 200 and str(followed.url) == "http://up/new"
+        basic = await http.get("http://up/x", auth=("tok", ""))
+        assert basic.text.startswith("Basic ")
+    async with UpstreamClient(
+        transport=httpx.MockTransport(handler), event_hooks={"response": [hook]}
+    ) as hooked:
+        await hooked.get("http://up/y")
+    assert hooks == ["http://up/y"]
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    http = UpstreamClient(transport=httpx.MockTransport(refuse))
+    with pytest.raises(httpx.ConnectError) as caught:
+        await http.get("http://up/z")
+    assert caught.value.request.url == "http://up/z"
+    await http.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await http.get("http://up/z")

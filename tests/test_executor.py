@@ -72,11 +72,59 @@ def _items() -> list[Item]:
     ]  # fmt: skip
 
 
+@strawberry.interface
+class Named:
+    label: str
+
+
+@strawberry.type
+class Tag(Named):
+    weight: int
+
+
+@strawberry.type
+class Plain:
+    """Only attributes: completed by the plain-object short path when it can be."""
+
+    name: str
+    tags: list[Tag]
+
+
+@strawberry.type
+class Box:
+    """Attribute-held objects: the plain-object short path, and each case it hands back."""
+
+    plain: Plain
+    maybe: Plain | None
+    items: list[Item]
+    holes: list[Item | None]
+    strict: list[Item]  # one entry is not an Item: graphql-core reports it
+    tag: Tag
+    named: Named  # abstract: never a plain object
+    measure: float  # infinite: Float refuses it
+    truth_count: int  # True: Int serialises a bool as 1
+    label: str  # "0": the built-in scalars pass a str through
+
+
+def _box() -> Box:
+    tags = [Tag(label="x", weight=1), Tag(label="y", weight=2)]
+    return Box(
+        plain=Plain(name="p", tags=tags), maybe=None, items=_items(),
+        holes=[_items()[0], None, _items()[2]],
+        strict=[_items()[0], Plain(name="impostor", tags=[])],  # type: ignore[list-item]
+        tag=tags[0], named=tags[1], measure=float("inf"), truth_count=True, label="0",
+    )  # fmt: skip
+
+
 @strawberry.type
 class Query:
     @strawberry.field
     def items(self) -> list[Item]:
         return _items()
+
+    @strawberry.field
+    def box(self) -> Box:
+        return _box()
 
     @strawberry.field
     def item(self) -> Item:
@@ -100,6 +148,20 @@ QUERIES = [
     "{ item { name brokenName } }",
     "query($skip: Boolean!) { items { name @skip(if: $skip) count @include(if: $skip) } }",
     "{ items { ... on Item { name } ...F } } fragment F on Item { count }",
+    "{ box { plain { name __typename tags { label weight __typename } } maybe { name } } }",
+    "{ box { items { name count ratio flag colour tags } } }",
+    "{ box { items { name brokenName } } }",  # a non-null null deep in a plain list
+    "{ box { items { name odd } plain { name } } }",
+    "{ box { items { count } } }",  # Int refuses 2**40: the whole box is nulled
+    "{ box { holes { name } } }",
+    "{ box { strict { name } } }",
+    "{ box { tag { label weight } named { label ... on Tag { weight } } } }",
+    "{ box { items { name shout greet } } }",  # not plain: resolvers with arguments
+    "query($skip: Boolean!) { box { plain { name @skip(if: $skip) tags @include(if: $skip)"
+    " { label } } } }",
+    "{ box { plain { ...P } } } fragment P on Plain { name tags { ... on Named { label } } }",
+    "{ box { measure } }",
+    "{ box { truthCount label } }",
 ]
 
 
@@ -133,6 +195,25 @@ def test_error_cases_do_produce_errors() -> None:
     assert big["errors"][0]["path"] == ["items", 3, "count"] and big["data"] is None
 
 
+def test_plain_objects_skip_graphql_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A selection of plain objects is built without one graphql-core field execution."""
+    base: Any = LeanExecutionContext.__mro__[1]  # what the short paths hand fields to
+    calls: list[str] = []
+    original = base.execute_field
+
+    def counting(self: Any, parent_type: Any, *args: Any) -> Any:
+        calls.append(parent_type.name)
+        return original(self, parent_type, *args)
+
+    monkeypatch.setattr(base, "execute_field", counting)
+    _, fast = _schemas()
+    result = fast.execute_sync(
+        "{ box { plain { name tags { label } } items { name ratio flag colour } } }"
+    )
+    assert result.errors is None and result.data is not None
+    assert calls == []  # ``box`` is a method taking only ``self``: plain from the root down
+
+
 def test_which_fields_are_marked() -> None:
     _, fast = _schemas()
     fields = fast._schema.type_map["Item"].fields  # type: ignore[attr-defined]
@@ -140,8 +221,11 @@ def test_which_fields_are_marked() -> None:
     assert fields["name"].resolve.leaf.nullable is False
     assert fields["nickname"].resolve.leaf.nullable is True
     assert isinstance(fields["colour"].resolve.leaf, LeafPlan)
-    # A list of scalars and methods are resolved directly but completed by graphql-core.
-    for name in ("tags", "shout", "withInfo"):
+    # A method taking only ``self`` is a plain read too.
+    assert isinstance(fields["shout"].resolve.leaf, LeafPlan)
+    # A list of scalars and a method taking ``info`` are resolved directly but
+    # completed by graphql-core.
+    for name in ("tags", "withInfo"):
         assert not hasattr(fields[name].resolve, "leaf")
     # Arguments and async resolvers keep Strawberry's chain.
     assert "_get_result" not in repr(fields["name"].resolve)
