@@ -5,14 +5,17 @@ bound of the upstream requests an operation can make, before it runs. Each
 price is the worst case of the field's resolver in this package, in every
 capability mode of the upstream (with and without ``?ids=`` batching):
 
-- ``CONNECTION``: one page request per parent object; what is selected under
-  it is multiplied by the page size (``first``/``last``, else 20).
+- ``listing(resource)`` (``CONNECTION``): the listed resource's ``page_price``
+  (one page request) per parent object; what is selected under it is
+  multiplied by the page size (``first``/``last``, else 20).
 - ``lookup(n)``: at most ``n`` requests per parent object (a loader may batch
-  them into fewer, never more).
+  them into fewer, never more); ``lookup_of(resource)`` is the resource's
+  declared ``lookup_price`` (``resolvers/resources.py``).
 - ``embedded(n)``: a relation the upstream embeds in every object it returns
   from a list, a lookup or a write (the contract: a subscription and an
   invoice carry their whole customer, a customer its Space): free there, and
-  ``n`` requests per parent on an event's snapshot, which may lack it.
+  ``n`` requests per parent on an event's snapshot, which may lack it
+  (``embedded_of(resource)``: that resource's lookup price).
 - ``NODE``/``NODES``: fetch by global ID(s): the lookup price of the type each
   ID names (``LOOKUP_BY_TYPE``), and the selection priced on that type.
 - ``WRITE``: one upstream write (never retried).
@@ -28,9 +31,22 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from graph.node import NODE_TYPES, from_global_id
 from resolvers.pagination import DEFAULT_PAGE, MAX_PAGE
+from resolvers.resources import (
+    CAPTURED_EMAIL,
+    CUSTOMER,
+    EVENT,
+    INVOICE,
+    RESOURCE_SUBSCRIPTION,
+    RESOURCES,
+    SPACE,
+    SUBSCRIPTION,
+    WEBHOOK,
+    Resource,
+)
 
 __all__ = ["DEFAULT_PAGE", "MAX_PAGE", "PRICES", "Price", "PriceKind", "node_type"]
 
@@ -76,33 +92,36 @@ def embedded(requests: int) -> Price:
     return Price(PriceKind.LOOKUP, requests, if_snapshot=True)
 
 
-#: Fetching one object of a type by ID (``graph/lookup.py``'s loaders), worst case:
-#: customers and invoices: one request each without ``?ids=``, one per 100 with it;
-#: subscriptions: one each; Spaces: one alone, but two or more in one tick read the
-#: list first and then each missing one (n + 1 <= 2n); objects the upstream only
-#: lists (events, webhooks, captured emails, REST Hooks): two cursor requests each.
-LOOKUP_BY_TYPE: Mapping[str, int] = {
-    "Space": 2,
-    "Customer": 1,
-    "Invoice": 1,
-    "Subscription": 1,
-    "Event": 2,
-    "Webhook": 2,
-    "CapturedEmail": 2,
-    "ResourceSubscription": 2,
-}
+#: Fetching one object of a type by ID (``graph/lookup.py``'s loaders), worst case: each
+#: resource's declared ``lookup_price`` (``resolvers/resources.py``, which checks it
+#: against its lookup's worst case): customers and invoices one request each without
+#: ``?ids=`` (one per 100 with it); subscriptions one each; Spaces one alone, but two or
+#: more in one tick read the list first and then each missing one (n + 1 <= 2n); objects
+#: the upstream only lists (events, webhooks, captured emails, REST Hooks) two cursor
+#: requests each.
+LOOKUP_BY_TYPE: Mapping[str, int] = {res.node: res.lookup_price for res in RESOURCES}
 assert set(LOOKUP_BY_TYPE) == NODE_TYPES
 
-_CONNECTION_NODES = (
-    "Space",
-    "Customer",
-    "Subscription",
-    "Invoice",
-    "Event",
-    "Webhook",
-    "CapturedEmail",
-    "ResourceSubscription",
-)
+
+def lookup_of(resource: Resource[Any, Any]) -> Price:
+    """A lookup of one object of ``resource`` by key, per parent."""
+    return lookup(resource.lookup_price)
+
+
+def embedded_of(resource: Resource[Any, Any]) -> Price:
+    """An embedded object of ``resource``: free on upstream objects, a lookup on snapshots."""
+    return embedded(resource.lookup_price)
+
+
+def listing(resource: Resource[Any, Any]) -> Price:
+    """A connection over ``resource``: its page price per parent, times the page below it."""
+    return Price(PriceKind.CONNECTION, resource.page_price)
+
+
+def connection_type(resource: Resource[Any, Any]) -> str:
+    """The GraphQL name of ``resource``'s connection type (``Connection[Customer]``)."""
+    return f"{resource.node}Connection"
+
 
 #: (GraphQL type, GraphQL field) -> price, for every field with a resolver.
 PRICES: Mapping[tuple[str, str], Price] = {
@@ -110,32 +129,32 @@ PRICES: Mapping[tuple[str, str], Price] = {
     ("Query", "node"): NODE,
     ("Query", "nodes"): NODES,
     ("Query", "viewer"): lookup(1),  # GET /account
-    ("Query", "space"): lookup(LOOKUP_BY_TYPE["Space"]),
-    ("Query", "customer"): lookup(LOOKUP_BY_TYPE["Customer"]),
-    ("Query", "invoice"): lookup(LOOKUP_BY_TYPE["Invoice"]),
-    ("Query", "spaces"): CONNECTION,
-    ("Query", "customers"): CONNECTION,
-    ("Query", "subscriptions"): CONNECTION,
-    ("Query", "invoices"): CONNECTION,
-    ("Query", "events"): CONNECTION,
-    ("Query", "webhooks"): CONNECTION,
-    ("Query", "capturedEmails"): CONNECTION,
-    ("Query", "resourceSubscriptions"): CONNECTION,
+    ("Query", "space"): lookup_of(SPACE),
+    ("Query", "customer"): lookup_of(CUSTOMER),
+    ("Query", "invoice"): lookup_of(INVOICE),
+    ("Query", "spaces"): listing(SPACE),
+    ("Query", "customers"): listing(CUSTOMER),
+    ("Query", "subscriptions"): listing(SUBSCRIPTION),
+    ("Query", "invoices"): listing(INVOICE),
+    ("Query", "events"): listing(EVENT),
+    ("Query", "webhooks"): listing(WEBHOOK),
+    ("Query", "capturedEmails"): listing(CAPTURED_EMAIL),
+    ("Query", "resourceSubscriptions"): listing(RESOURCE_SUBSCRIPTION),
     # graph/space.py
-    ("Space", "customers"): CONNECTION,
-    ("Space", "capturedEmails"): CONNECTION,
+    ("Space", "customers"): listing(CUSTOMER),
+    ("Space", "capturedEmails"): listing(CAPTURED_EMAIL),
     # graph/customer.py: a partial customer (a snapshot's) is fetched whole for its Space.
-    ("Customer", "space"): embedded(LOOKUP_BY_TYPE["Customer"]),
-    ("Customer", "subscriptions"): CONNECTION,
-    ("Customer", "invoices"): CONNECTION,
+    ("Customer", "space"): embedded_of(CUSTOMER),
+    ("Customer", "subscriptions"): listing(SUBSCRIPTION),
+    ("Customer", "invoices"): listing(INVOICE),
     # graph/subscription.py
     ("Subscription", "items"): FREE,
-    ("Subscription", "customer"): embedded(LOOKUP_BY_TYPE["Customer"]),
-    ("Subscription", "invoices"): CONNECTION,
+    ("Subscription", "customer"): embedded_of(CUSTOMER),
+    ("Subscription", "invoices"): listing(INVOICE),
     # graph/invoice.py
     ("Invoice", "items"): FREE,
-    ("Invoice", "customer"): embedded(LOOKUP_BY_TYPE["Customer"]),
-    ("Invoice", "subscription"): lookup(LOOKUP_BY_TYPE["Subscription"]),
+    ("Invoice", "customer"): embedded_of(CUSTOMER),
+    ("Invoice", "subscription"): lookup_of(SUBSCRIPTION),
     # graph/captured_email.py: always embedded (a payload without one is an error).
     ("CapturedEmail", "space"): FREE,
     # graph/event.py, graph/webhook.py: carried by the record itself.
@@ -149,7 +168,7 @@ PRICES: Mapping[tuple[str, str], Price] = {
     # graph/subscription_root.py: events arrive by REST Hook; each is priced as an Event.
     ("SubscriptionRoot", "eventCreated"): FREE,
     # graph/connection.py: edges pair the page's nodes with cursors.
-    **{(f"{name}Connection", "edges"): FREE for name in _CONNECTION_NODES},
+    **{(connection_type(res), "edges"): FREE for res in RESOURCES},
 }
 
 

@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from graph.connection import Connection, load_connection
+from graph.connection import connection, parent
 from graph.context import Info
 from graph.lazy import later
 from graph.node import Node, to_global_id
 from graph.scalars import DateTime
 from graph.space import Space
-from resolvers.client import segment
 from resolvers.errors import MalformedPayload
-from resolvers.records import CustomerRecord, InvoiceRecord, SubscriptionRecord
+from resolvers.records import CustomerRecord
+from resolvers.resources import INVOICE, SUBSCRIPTION
 
 if TYPE_CHECKING:
     from graph.invoice import Invoice
@@ -52,58 +52,19 @@ class Customer(Node):
             raise MalformedPayload("the upstream customer carries no Space")
         return Space.from_record(full.space)
 
-    @strawberry.field(description="The customer's subscriptions, newest first.")
-    async def subscriptions(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[Annotated[Subscription, strawberry.lazy("graph.subscription")]] | None:
-        from graph.subscription import Subscription
+    subscriptions = connection(
+        "The customer's subscriptions, newest first.",
+        Annotated["Subscription", strawberry.lazy("graph.subscription")],
+        SUBSCRIPTION,
+        path="customers/{customer_id}/subscriptions",
+    )
 
-        def key(s: SubscriptionRecord) -> str:
-            return s.token
-
-        return await load_connection(
-            info,
-            kind="subscription",
-            path=f"customers/{segment(self.customer_id)}/subscriptions",
-            wrap=Subscription.from_record,
-            key=key,
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-        )
-
-    @strawberry.field(description="The customer's invoices, newest first.")
-    async def invoices(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[Annotated[Invoice, strawberry.lazy("graph.invoice")]] | None:
-        from graph.invoice import Invoice
-
-        def key(i: InvoiceRecord) -> str:
-            return i.id
-
-        return await load_connection(
-            info,
-            kind="invoice",
-            path="invoices",
-            filters={"customer": self.customer_id},
-            wrap=Invoice.from_record,
-            key=key,
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-        )
+    invoices = connection(
+        "The customer's invoices, newest first.",
+        Annotated["Invoice", strawberry.lazy("graph.invoice")],
+        INVOICE,
+        filters={"customer": parent("customer_id")},
+    )
 
 
 async def load_customer(info: Info, customer_id: str) -> Customer:

@@ -5,22 +5,17 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from typing import Any, TypeVar
 
 import strawberry
 
-#: Every type that implements ``Node``; a global ID names one of these.
-NODE_TYPES = frozenset(
-    {
-        "Space",
-        "Customer",
-        "Subscription",
-        "Invoice",
-        "CapturedEmail",
-        "Event",
-        "Webhook",
-        "ResourceSubscription",
-    }
-)
+from resolvers.resources import BY_NODE, Resource
+
+R = TypeVar("R")
+
+#: Every type that implements ``Node``: one per declared resource (``resolvers/resources.py``);
+#: a global ID names one of these. ``graph/lookup.py`` maps each to its graph type.
+NODE_TYPES: frozenset[str] = frozenset(BY_NODE)
 
 
 @strawberry.interface(description="An object with a globally unique, opaque ID (Relay).")
@@ -68,3 +63,8 @@ def from_global_id(value: str) -> tuple[str, str] | None:
     if to_global_id(type_name, key) != unpadded:
         return None
     return type_name, key
+
+
+def global_id(resource: Resource[R, Any], record: R) -> strawberry.ID:
+    """``record``'s global ID, as its declaration builds it (type name and key shape)."""
+    return to_global_id(resource.node, resource.global_key(record))

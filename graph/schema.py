@@ -5,6 +5,9 @@ whose pre-flight caches them): when the context carries the pre-flight's
 document, :class:`PreparedDocument` hands it to Strawberry, which then neither
 parses nor validates it again. Without one (``schema.execute(text)`` in tests),
 Strawberry parses and validates as usual.
+
+The schema is built by :func:`build_schema` (cached per variant by
+:func:`schema_for`); ``spaces_graphql.app.create_app`` takes it as an argument.
 """
 
 from __future__ import annotations
@@ -123,8 +126,19 @@ def build_schema(*, short_paths: bool = True) -> Schema:
 
 @functools.cache
 def schema_for(short_paths: bool = True) -> Schema:
-    """The schema with or without the short paths, built once per process for each."""
-    return schema if short_paths else build_schema(short_paths=False)
+    """The schema with or without the short paths, built once per process for each.
+
+    What ``create_app`` serves unless it is given a schema (``Settings.short_paths``).
+    """
+    return build_schema(short_paths=short_paths)
 
 
-schema = build_schema()
+def __getattr__(name: str) -> Schema:
+    """``graph.schema.schema``: the default schema, for tests and ``make schema``.
+
+    Built on first use (``schema_for()``), not at import: the app takes its schema
+    from ``create_app``, and importing this module builds nothing.
+    """
+    if name == "schema":
+        return schema_for()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from graph.connection import Connection, load_connection
-from graph.context import Info
+from graph.connection import connection, parent
 from graph.node import Node, to_global_id
 from graph.scalars import DateTime
-from resolvers.records import CapturedEmailRecord, CustomerRecord, SpaceRecord
+from resolvers.records import SpaceRecord
+from resolvers.resources import CAPTURED_EMAIL, CUSTOMER
 
 if TYPE_CHECKING:
     from graph.captured_email import CapturedEmail
@@ -34,56 +34,16 @@ class Space(Node):
             _record=rec,
         )
 
-    @strawberry.field(description="The Space's customers, newest first.")
-    async def customers(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[Annotated[Customer, strawberry.lazy("graph.customer")]] | None:
-        from graph.customer import Customer
+    customers = connection(
+        "The Space's customers, newest first.",
+        Annotated["Customer", strawberry.lazy("graph.customer")],
+        CUSTOMER,
+        filters={"space": parent("space_id")},
+    )
 
-        def key(c: CustomerRecord) -> str:
-            return c.id
-
-        return await load_connection(
-            info,
-            kind="customer",
-            path="customers",
-            filters={"space": self.space_id},
-            wrap=Customer.from_record,
-            key=key,
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-        )
-
-    @strawberry.field(description="Emails captured on the Space, newest first.")
-    async def captured_emails(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[Annotated[CapturedEmail, strawberry.lazy("graph.captured_email")]] | None:
-        from graph.captured_email import CapturedEmail
-
-        def key(c: CapturedEmailRecord) -> str:
-            return c.id
-
-        return await load_connection(
-            info,
-            kind="captured_email",
-            path="captured_emails",
-            filters={"space": self.space_id},
-            wrap=CapturedEmail.from_record,
-            key=key,
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-        )
+    captured_emails = connection(
+        "Emails captured on the Space, newest first.",
+        Annotated["CapturedEmail", strawberry.lazy("graph.captured_email")],
+        CAPTURED_EMAIL,
+        filters={"space": parent("space_id")},
+    )

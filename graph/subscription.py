@@ -6,14 +6,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from graph.connection import Connection, load_connection
+from graph.connection import connection, parent
 from graph.context import Info
 from graph.customer import Customer, customer_of
 from graph.money import Money
 from graph.node import Node, to_global_id
 from graph.scalars import DateTime
 from graph.subscription_item import SubscriptionItem
-from resolvers.records import InvoiceRecord, SubscriptionRecord
+from resolvers.records import SubscriptionRecord
+from resolvers.resources import INVOICE
 
 if TYPE_CHECKING:
     from graph.invoice import Invoice
@@ -55,29 +56,9 @@ class Subscription(Node):
     def customer(self, info: Info) -> Customer:
         return customer_of(info, self._record.customer, self._record.customer_id)
 
-    @strawberry.field(description="Invoices that bill this subscription, newest first.")
-    async def invoices(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[Annotated[Invoice, strawberry.lazy("graph.invoice")]] | None:
-        from graph.invoice import Invoice
-
-        def key(i: InvoiceRecord) -> str:
-            return i.id
-
-        return await load_connection(
-            info,
-            kind="invoice",
-            path="invoices",
-            filters={"customer": self._record.customer_id, "subscription": self.token},
-            wrap=Invoice.from_record,
-            key=key,
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-        )
+    invoices = connection(
+        "Invoices that bill this subscription, newest first.",
+        Annotated["Invoice", strawberry.lazy("graph.invoice")],
+        INVOICE,
+        filters={"customer": parent("_record.customer_id"), "subscription": parent("token")},
+    )

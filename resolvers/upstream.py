@@ -24,6 +24,7 @@ from resolvers.errors import (
     UpstreamUnavailable,
 )
 from resolvers.resilience import parse_retry_after
+from resolvers.resources import path_segments
 
 # Upstream IDs are tokens like ``cus_ab12``; anything else never reaches a URL path.
 _UPSTREAM_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
@@ -80,10 +81,11 @@ def error_for_status(response: httpx.Response) -> SpacesGraphQLError:
     return UpstreamError(f"the Spaces API failed ({status}): {message}", upstream_status=status)
 
 
-_KNOWN_SEGMENTS = frozenset(
-    {"account", "spaces", "customers", "subscriptions", "invoices", "captured_emails",
-     "events", "webhooks", "resource_subscriptions", "pay", "openapi.json"}
-)  # fmt: skip
+#: Path segments that are not resources' collections: the account, actions, the spec.
+_OTHER_SEGMENTS = frozenset({"account", "pay", "openapi.json"})
+#: Every segment that names something (the declared resources' collections and the
+#: above); any other segment is an ID.
+_KNOWN_SEGMENTS = path_segments() | _OTHER_SEGMENTS
 
 
 def route_template(path: str) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import httpx
+import strawberry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -16,12 +17,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from graph.schema import schema_for
 from resolvers.errors import ErrorCode
 from resolvers.targets import HostResolver, system_resolver
-from spaces_graphql import graphiql
+from spaces_graphql import gc_tuning, graphiql
 from spaces_graphql.admin import metrics_endpoint
-from spaces_graphql.cli import EXAMPLE_QUERY
 from spaces_graphql.compression import Compression
+from spaces_graphql.example import EXAMPLE_QUERY
 from spaces_graphql.http import GraphQLHTTP
 from spaces_graphql.pipeline import Pipeline
 from spaces_graphql.runtime import Runtime
@@ -148,46 +150,31 @@ def cors_middleware(settings: Settings) -> Middleware | None:
     )
 
 
-def create_app(
-    settings: Settings | None = None,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    resolve_host: HostResolver = system_resolver,
-) -> Starlette:
-    """The facade as an ASGI app.
+class Served:
+    """What the app answers with while its lifespan runs: one opened runtime, its handlers.
 
-    ``transport`` lets tests route upstream calls in-process; ``resolve_host``
-    lets them answer REST Hook target names without DNS.
+    The lifespan builds it from a complete :class:`Runtime` (``Runtime.open``) and
+    drops it when the runtime closes; outside the lifespan there is none, and the
+    routes that need it answer 503.
     """
-    settings = settings or Settings.load()
-    runtime = Runtime(settings, transport, resolve_host)
-    graphql = GraphQLRoute(runtime)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await runtime.open()
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.graphql = GraphQLRoute(runtime)
+        self.metrics = metrics_endpoint(runtime)
+
+    async def readyz(self, request: Request) -> Response:
+        """Whether the upstream answers HTTP (a 401 for the anonymous probe included)."""
         try:
-            yield
-        finally:
-            await runtime.close()
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
-        # Any HTTP answer (a 401 for the anonymous probe included) proves reachability.
-        try:
-            response = await runtime.client.http.get("account", timeout=3.0)
+            response = await self.runtime.client.http.get("account", timeout=3.0)
         except httpx.HTTPError as exc:
             return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, 503)
         if response.status_code >= 500:
             return JSONResponse({"status": "unavailable", "upstream": response.status_code}, 503)
         return JSONResponse({"status": "ready"})
 
-    async def hooks(request: Request) -> Response:
-        # Answer fast and never wait on subscribers: the hub only enqueues.
-        if runtime.live is None:
-            return JSONResponse({"message": "not ready"}, 503)
+    async def hooks(self, request: Request) -> Response:
+        """A REST Hook delivery: answered fast, never waiting on subscribers (the hub enqueues)."""
         body = await request.body()
         if len(body) > MAX_HOOK_BODY:
             return JSONResponse({"message": "too large"}, 413)
@@ -195,8 +182,93 @@ def create_app(
             payload = json.loads(body)
         except ValueError:
             return JSONResponse({"message": "not JSON"}, 400)
-        status, reason = await runtime.live.receive(request.path_params["secret"], payload)
+        status, reason = await self.runtime.live.receive(request.path_params["secret"], payload)
         return JSONResponse({"status": reason}, status)
+
+
+class _Serving:
+    """The app's one lifecycle cell: the :class:`Served` of the running lifespan, or None.
+
+    The runtime and its handlers never change once built; only this cell is set
+    when the lifespan has opened them and cleared when it closes them. Called, it
+    is ``/graphql`` (an ASGI app, HTTP and WebSocket).
+    """
+
+    def __init__(self) -> None:
+        self.served: Served | None = None
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Hands Starlette the handler's own coroutine to await: no extra frame per request.
+        served = self.served
+        if served is None:
+            return _not_ready(scope, receive, send)
+        return served.graphql(scope, receive, send)
+
+    async def readyz(self, request: Request) -> Response:
+        served = self.served
+        return _not_ready_response() if served is None else await served.readyz(request)
+
+    async def hooks(self, request: Request) -> Response:
+        served = self.served
+        return _not_ready_response() if served is None else await served.hooks(request)
+
+    async def metrics(self, request: Request) -> Response:
+        served = self.served
+        return _not_ready_response() if served is None else await served.metrics(request)
+
+
+def _not_ready_response() -> Response:
+    return JSONResponse({"message": "not ready"}, 503)
+
+
+async def _not_ready(scope: Scope, receive: Receive, send: Send) -> None:
+    """``/graphql`` outside the lifespan: 503, or a WebSocket closed as unavailable."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1011})
+        return
+    await _not_ready_response()(scope, receive, send)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    schema: strawberry.Schema | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    resolve_host: HostResolver = system_resolver,
+) -> Starlette:
+    """The facade as an ASGI app.
+
+    ``schema`` is what it executes (by default ``graph.schema.schema_for``, with or
+    without the short paths as ``settings.short_paths`` says). ``transport`` lets
+    tests route upstream calls in-process; ``resolve_host`` lets them answer REST
+    Hook target names without DNS. The lifespan opens the runtime
+    (:meth:`Runtime.open`) and closes it; ``app.state.runtime`` is it meanwhile.
+    """
+    settings = settings or Settings.load()
+    served_schema = schema if schema is not None else schema_for(settings.short_paths)
+    serving = _Serving()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime = await Runtime.open(
+            settings, schema=served_schema, transport=transport, resolve_host=resolve_host
+        )
+        try:
+            served = Served(runtime)
+            app.state.runtime = runtime
+            app.state.graphql_ws = served.graphql.ws
+            serving.served = served
+            gc_tuning.tune(settings.gc_threshold)
+            try:
+                yield
+            finally:
+                serving.served = None
+                del app.state.runtime, app.state.graphql_ws
+        finally:
+            await runtime.close()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
 
     ide: list[BaseRoute] = []
     if settings.development:
@@ -216,18 +288,17 @@ def create_app(
         )
     app = Starlette(
         routes=[
-            Route("/hooks/{secret}", hooks, methods=["POST"]),
-            Route("/graphql", graphql),
-            WebSocketRoute("/graphql", graphql),
+            Route("/hooks/{secret}", serving.hooks, methods=["POST"]),
+            Route("/graphql", serving),
+            WebSocketRoute("/graphql", serving),
             Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics_endpoint(runtime)),
+            Route("/readyz", serving.readyz),
+            Route("/metrics", serving.metrics),
             *ide,
         ],
         middleware=middleware,
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.runtime = runtime
-    app.state.graphql_ws = graphql.ws
+    app.state.schema = served_schema
     return app

@@ -8,7 +8,9 @@ request when any field's arguments would be refused: Relay arguments and
 cursors on every connection, ``nodes(ids:)``'s length, and the IDs of
 ``node``/``nodes``/``space``/``customer``/``invoice``. The rules are the ones
 execution applies (``resolvers/pagination.py``, ``graph/lookup.py``), called
-here on the coerced values; execution keeps them as a second line.
+here on the coerced values; execution keeps them as a second line. A cursor's
+scope is checked against the field's own declaration (``graph/connection.py``:
+what it lists, with which filters), so no table here has to know the connections.
 
 Mutation inputs are left to their mutations: a bad input ``id`` is a
 ``userErrors`` entry there, as the README documents.
@@ -43,35 +45,14 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_directive_values
 
-from graph.connection import scope_of
+from graph.connection import RELAY_ARGUMENTS, declared_connections, listing_of
 from graph.lookup import MAX_NODES, customer_key, invoice_key, node_key, space_key
 from resolvers.errors import BadUserInput
 from resolvers.pagination import check_relay_args, parse_cursor
 
 #: Errors reported per operation (the README's limit on reported errors).
 MAX_ERRORS = 5
-_RELAY_ARGS = ("first", "after", "last", "before")
 
-#: Root connections and the exact scope of their cursors (see ``graph/query.py``).
-ROOT_SCOPES: Mapping[str, str] = {
-    "spaces": "spaces",
-    "customers": "customers",
-    "subscriptions": "subscriptions",
-    "invoices": "invoices",
-    "events": "events",  # narrowed by `types`, see _expected
-    "webhooks": "webhooks",
-    "capturedEmails": "captured_emails",
-    "resourceSubscriptions": "resource_subscriptions",
-}
-#: Nested connections and the shape of their scopes (the parent's IDs as ``*``):
-#: which parent a cursor came from is known only at execution, which checks it.
-NESTED_SHAPES: Mapping[tuple[str, str], str] = {
-    ("Space", "customers"): "customers?space=*",
-    ("Space", "capturedEmails"): "captured_emails?space=*",
-    ("Customer", "subscriptions"): "customers/*/subscriptions",
-    ("Customer", "invoices"): "invoices?customer=*",
-    ("Subscription", "invoices"): "invoices?customer=*&subscription=*",
-}
 #: Lookups whose ``id`` must name an upstream object.
 ID_LOOKUPS: Mapping[str, Callable[[str, str], object]] = {
     "node": node_key,
@@ -91,6 +72,29 @@ def scope_shape(scope: str) -> str:
     if query:
         shaped += "?" + "&".join(part.partition("=")[0] + "=*" for part in query.split("&"))
     return shaped
+
+
+def connection_scopes(
+    schema: GraphQLSchema,
+) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """The cursor scopes pre-flight checks, as tables: derived from the declarations.
+
+    Root connections (``Query``'s) and the exact scope of their cursors without
+    extra arguments; every other connection and the shape of its scopes (the
+    parent's values as ``*``): which parent a cursor came from is known only at
+    execution, which checks it. The check itself reads each field's declaration
+    (``graph.connection.listing_of``); the tables are for tests and readers.
+    """
+    query = schema.query_type.name if schema.query_type else None
+    roots: dict[str, str] = {}
+    nested: dict[tuple[str, str], str] = {}
+    for (type_name, name), listing in declared_connections(schema).items():
+        scope = listing.scope_for({})
+        if type_name == query:
+            roots[name] = scope
+        else:
+            nested[(type_name, name)] = scope_shape(scope)
+    return roots, nested
 
 
 def argument_errors(
@@ -186,7 +190,7 @@ class _Walk:
         self, parent: str, definition: GraphQLField, node: FieldNode, path: _Path
     ) -> None:
         name = node.name.value
-        relay = all(arg in definition.args for arg in _RELAY_ARGS)
+        relay = all(arg in definition.args for arg in RELAY_ARGUMENTS)
         lookup = ID_LOOKUPS.get(name) if parent == "Query" else None
         nodes = parent == "Query" and name == "nodes"
         if not (relay or lookup or nodes):
@@ -199,7 +203,7 @@ class _Walk:
                 return  # validation's business; execution reports it the same way
         try:
             if relay:
-                self._relay(parent, name, args)
+                self._relay(definition, args)
             elif lookup is not None and isinstance(args.get("id"), str):
                 lookup(args["id"], "id")
         except BadUserInput as exc:
@@ -217,7 +221,7 @@ class _Walk:
         args: dict[str, Any] = {}
         for arg in node.arguments or ():
             name, value = arg.name.value, arg.value
-            if name not in _RELAY_ARGS:
+            if name not in RELAY_ARGUMENTS:
                 return None
             if isinstance(value, VariableNode):
                 args[name] = self.variables.coerced.get(value.name.value)
@@ -231,29 +235,24 @@ class _Walk:
                 return None
         return args
 
-    def _relay(self, parent: str, name: str, args: Mapping[str, Any]) -> None:
-        first, after, last, before = (args.get(arg) for arg in _RELAY_ARGS)
+    def _relay(self, definition: GraphQLField, args: Mapping[str, Any]) -> None:
+        first, after, last, before = (args.get(arg) for arg in RELAY_ARGUMENTS)
         check_relay_args(first, after, last, before)
+        listing = listing_of(definition)
         for argument, cursor in (("after", after), ("before", before)):
             if cursor is None:
                 continue
             scope, _ = parse_cursor(cursor, argument)
-            expected, exact = self._expected(parent, name, args)
-            if expected is not None and (scope if exact else scope_shape(scope)) != expected:
+            if listing is None:
+                continue  # not a declared connection: nothing to compare with
+            # A nested connection's scope holds its parent's IDs, known only at execution.
+            expected = listing.scope_for(args)
+            if listing.nested:
+                scope, expected = scope_shape(scope), scope_shape(expected)
+            if scope != expected:
                 raise BadUserInput(
                     f"`{argument}` is a cursor from another connection", argument=argument
                 )
-
-    @staticmethod
-    def _expected(parent: str, name: str, args: Mapping[str, Any]) -> tuple[str | None, bool]:
-        """The scope (exact) or scope shape (not exact) this field's cursors must have."""
-        if parent != "Query":
-            return NESTED_SHAPES.get((parent, name)), False
-        if name == "events" and args.get("types"):
-            # As graph/query.py's `events` builds it (a drift test compares the two).
-            kinds = ",".join(sorted({kind.value for kind in args["types"]}))
-            return scope_of("events", {"type": kinds}), True
-        return ROOT_SCOPES.get(name), True
 
     def _ids(self, ids: Any, node: FieldNode, path: _Path) -> None:
         if not isinstance(ids, list):

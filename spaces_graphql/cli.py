@@ -15,25 +15,10 @@ from typing import Literal
 
 import httpx
 
+from spaces_graphql.example import EXAMPLE_QUERY
 from spaces_graphql.settings import ENV_PREFIX, Settings, SettingsError
 
 DEMO_TOKEN = "demo-alice"
-EXAMPLE_QUERY = """{
-  customers(first: 5) {
-    nodes {
-      name
-      email
-      space { url }
-      subscriptions(first: 3) {
-        nodes {
-          status
-          total { amount currency }
-          invoices(first: 3) { nodes { orderNumber paid customer { email } } }
-        }
-      }
-    }
-  }
-}"""
 
 
 def _serve_args(parser: argparse.ArgumentParser) -> None:

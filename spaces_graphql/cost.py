@@ -1,7 +1,8 @@
 """Cost before execution: an upper bound of the upstream requests an operation can make.
 
-Every field's price is declared beside the graph (``graph/cost_spec.py``);
-this module only adds them up. A selection is priced on one concrete object
+Every field's price is declared beside the graph (``graph/cost_spec.py``, whose
+lookup and listing prices are the resource declarations' in
+``resolvers/resources.py``); this module only adds them up. A selection is priced on one concrete object
 type at a time: a field costs its price per parent object plus what is
 selected under it, and a connection multiplies what is selected under it by
 its page size. On an interface or a union the price is the maximum, over its
@@ -165,7 +166,8 @@ class CostCalculator:
             obj = self.schema.get_type(type_name)
             if not isinstance(obj, GraphQLObjectType):
                 continue
-            total += LOOKUP_BY_TYPE.get(type_name, 2)
+            # A decoded global ID names a declared resource: its declared lookup price.
+            total += LOOKUP_BY_TYPE[type_name]
             if selection_set is not None:
                 total += self._unit(selection_set, obj, False)
         return total

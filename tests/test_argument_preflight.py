@@ -25,8 +25,10 @@ from resolvers.pagination import (
     page_request,
     parse_cursor,
 )
-from spaces_graphql.arguments import NESTED_SHAPES, ROOT_SCOPES, argument_errors, scope_shape
+from spaces_graphql.arguments import argument_errors, connection_scopes, scope_shape
 from tests.support import Harness
+
+ROOT_SCOPES, NESTED_SHAPES = connection_scopes(schema._schema)
 
 SIBLING = "viewer { name }"
 
