@@ -34,13 +34,13 @@ import orjson
 from bench.canned import BODY
 from bench.procs import LOOPBACK, free_port
 from resolvers.client import SpacesClient, UpstreamSession
-from resolvers.engine import AiohttpEngine
+from resolvers.engine import AiohttpEngine, UpstreamClient
 from resolvers.resilience import operation_scope
 from spaces_graphql.settings import Settings
 
 RESULTS = Path(__file__).parent / "results"
 IN_FLIGHT = (1, 8, 32, 128)
-ENGINES = ("httpcore", "httpcore-small", "httpcore-sharded", "aiohttp")
+ENGINES = ("httpcore", "httpcore-small", "httpcore-sharded", "aiohttp", "aiohttp-lean")
 
 
 class Sharded(httpx.AsyncBaseTransport):
@@ -108,9 +108,19 @@ def make_transport(engine: str) -> httpx.AsyncBaseTransport:
         )
     if engine == "httpcore-sharded":
         return Sharded(4, limits)
-    if engine == "aiohttp":
+    if engine in ("aiohttp", "aiohttp-lean"):
         return AiohttpEngine(limits)
     raise ValueError(engine)
+
+
+def make_client(engine: str, **kwargs: Any) -> httpx.AsyncClient:
+    """The client over ``engine``: ``aiohttp-lean`` is the facade's own
+    (:class:`resolvers.engine.UpstreamClient`, whose ``send`` skips httpx's cookie jar,
+    auth flow and redirect loop); the others are a plain ``httpx.AsyncClient``."""
+    transport = make_transport(engine)
+    if engine == "aiohttp-lean":
+        return UpstreamClient(transport=transport, **kwargs)
+    return httpx.AsyncClient(transport=transport, **kwargs)
 
 
 async def _closed_loop(in_flight: int, count: int, one: Callable[[int], Awaitable[Any]]) -> float:
@@ -136,7 +146,7 @@ async def over_sockets(rounds: int, count: int) -> dict[str, Any]:
         cells: dict[str, dict[str, list[float]]] = {e: {} for e in ENGINES}
         for _ in range(rounds):
             for engine in ENGINES:  # interleaved: a noisy spell hits every engine alike
-                async with httpx.AsyncClient(transport=make_transport(engine)) as c:
+                async with make_client(engine) as c:
 
                     async def one(n: int) -> None:
                         async with c.stream("GET", url, params={"n": n}) as r:
@@ -180,18 +190,19 @@ class Replayed(httpx.AsyncBaseTransport):
 
 
 async def replayed(rounds: int, count: int) -> dict[str, Any]:
-    """CPU µs per request without sockets: bare httpx vs the facade's client stack."""
+    """CPU µs per request without sockets: bare httpx, the facade's lean httpx client
+    (:class:`UpstreamClient`) and the facade's whole client stack over it."""
     settings = Settings(upstream_url="http://127.0.0.1:9/api/v1")
-    bare_runs: list[float] = []
-    stack_runs: list[float] = []
+    runs: dict[str, list[float]] = {"bare": [], "lean": [], "stack": []}
     for _ in range(rounds):
-        async with httpx.AsyncClient(transport=Replayed(), base_url=settings.upstream_url) as c:
+        for label, cls in (("bare", httpx.AsyncClient), ("lean", UpstreamClient)):
+            async with cls(transport=Replayed(), base_url=settings.upstream_url) as c:
 
-            async def bare(n: int) -> None:
-                async with c.stream("GET", f"{settings.upstream_url}/customers?n={n}") as r:
-                    await r.aread()
+                async def plain(n: int, c: httpx.AsyncClient = c) -> None:
+                    async with c.stream("GET", f"{settings.upstream_url}/customers?n={n}") as r:
+                        await r.aread()
 
-            bare_runs.append(await _closed_loop(8, count, bare) * 1e6)
+                runs[label].append(await _closed_loop(8, count, plain) * 1e6)
         client = SpacesClient(settings, Replayed())
         try:
             session = client.session("demo-alice")
@@ -200,13 +211,13 @@ async def replayed(rounds: int, count: int) -> dict[str, Any]:
                 await session.get("customers", {"limit": 10, "n": n})
 
             with operation_scope(30.0):
-                stack_runs.append(await _closed_loop(8, count, stacked) * 1e6)
+                runs["stack"].append(await _closed_loop(8, count, stacked) * 1e6)
         finally:
             await client.aclose()
-    bare_us, stack_us = statistics.median(bare_runs), statistics.median(stack_runs)
-    return {"httpx_client_us": round(bare_us, 1), "facade_stack_us": round(stack_us, 1),
-            "facade_own_us": round(stack_us - bare_us, 1), "rounds": rounds,
-            "requests_per_round": count}  # fmt: skip
+    bare_us, lean_us, stack_us = (statistics.median(runs[k]) for k in ("bare", "lean", "stack"))
+    return {"httpx_client_us": round(bare_us, 1), "upstream_client_us": round(lean_us, 1),
+            "facade_stack_us": round(stack_us, 1), "facade_own_us": round(stack_us - lean_us, 1),
+            "rounds": rounds, "requests_per_round": count}  # fmt: skip
 
 
 async def measure(rounds: int = 3, count: int = 1500) -> dict[str, Any]:
@@ -230,11 +241,15 @@ def describe(result: dict[str, Any]) -> str:
     for engine, row in e["sockets_us_per_request"].items():
         lines.append(f"| {engine} | " + " | ".join(f"{row.get(k, '-')}" for k in labels) + " |")
     r = e["replayed"]
-    lines += ["", f"Replayed upstream (no sockets, distinct URLs, 8 in flight): bare "
-              f"httpx.AsyncClient {r['httpx_client_us']} µs per request; the facade's client "
-              f"stack (UpstreamSession.get: single flight, ETag cache, breakers, bulkhead, "
-              f"retry budget, tracing, metrics, bounded body) {r['facade_stack_us']} µs, of which "
-              f"its own {r['facade_own_us']} µs."]  # fmt: skip
+    lean = r.get("upstream_client_us")
+    lines += ["", "`aiohttp-lean` is the facade's own client over aiohttp "
+              "(`resolvers.engine.UpstreamClient`: no cookie jar, auth flow or redirect loop).",
+              "", f"Replayed upstream (no sockets, distinct URLs, 8 in flight): bare "
+              f"httpx.AsyncClient {r['httpx_client_us']} µs per request"
+              + (f"; the facade's UpstreamClient {lean} µs" if lean is not None else "")
+              + f"; the facade's client stack (UpstreamSession.get: single flight, ETag cache, "
+              f"breakers, bulkhead, retry budget, tracing, metrics, bounded body) "
+              f"{r['facade_stack_us']} µs, of which its own {r['facade_own_us']} µs."]  # fmt: skip
     return "\n".join(lines)
 
 
