@@ -213,3 +213,51 @@ def etag_cache_for(config: UpstreamConfig) -> EtagCache | None:
         max_entry_bytes=config.upstream_cache_entry_bytes,
         ttl=config.upstream_cache_ttl_seconds,
     )
+
+
+class ParsedBodies:
+    """Pages already parsed from a body the ETag cache holds, reused on revalidation.
+
+    A revalidated GET (a 304, or a fresh cache entry) answers with the very ``bytes``
+    object the cache stored, so a page parsed from it once can be handed out again
+    instead of decoding the JSON and building every record anew (about a sixth of
+    a distinct W3's CPU). Keyed by the body's identity and the parser; each entry
+    keeps its body alive, so an identity is never reused while it is remembered.
+    Records are never mutated after parsing, so operations may share them. Bodies
+    belong to one token's cache entries, so nothing crosses tokens. LRU, bounded by
+    entries and by the bodies' bytes.
+    """
+
+    def __init__(self, max_entries: int = 2048, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[int, Any], tuple[bytes, Any]] = OrderedDict()
+        self._bytes = 0
+        self.hits = 0
+
+    def get(self, body: bytes, parser: Any) -> Any | None:
+        """The parsed value of ``body`` by ``parser``, if remembered."""
+        key = (id(body), parser)
+        found = self._entries.get(key)
+        if found is None or found[0] is not body:
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return found[1]
+
+    def put(self, body: bytes, parser: Any, parsed: Any) -> None:
+        """Remember ``parsed`` for ``body`` (larger than the bound: not remembered)."""
+        if self.max_entries <= 0 or len(body) > self.max_bytes:
+            return
+        key = (id(body), parser)
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= len(old[0])
+        self._entries[key] = (body, parsed)
+        self._bytes += len(body)
+        while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+            _, (gone, _) = self._entries.popitem(last=False)
+            self._bytes -= len(gone)
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -49,6 +49,7 @@ from resolvers.bulkhead import Bulkhead
 from resolvers.cache import (
     CachedResponse,
     EtagCache,
+    ParsedBodies,
     SingleFlight,
     cache_key,
     etag_cache_for,
@@ -134,6 +135,8 @@ class SpacesClient(Sending):
         self.gate = RetryAfterGate()
         self.cache = cache if cache is not None else etag_cache_for(cfg)
         self.flights: SingleFlight[tuple[bytes, bool]] = SingleFlight()
+        #: Pages parsed from cached bodies, reused when a GET revalidates (cache.py).
+        self.parsed = ParsedBodies()
         self.requests_total = 0
         #: Called with (method, route template, status or 0, seconds) after each request.
         self.observer = observer

@@ -90,9 +90,8 @@ class PageByQueryLoader(BaseLoader[PageQuery, r.Page[Any]]):
         owner = self.owner
 
         async def one(q: PageQuery) -> r.Page[Any]:
-            payload = await up.get(q.path, dict(q.params))
             loader = owner.of_kind(q.kind)
-            page: r.Page[Any] = r.parse_page(payload, loader.resource.parse)
+            page: r.Page[Any] = await up.get_page(q.path, dict(q.params), loader.resource.parse)
             loader.prime_many(page.items)
             return page
 

@@ -245,8 +245,9 @@ class ByIdLoader(ResourceLoader[R, str]):
         wanted = set(keys)
         params: dict[str, str | int] = {"ids": ",".join(keys), "limit": len(keys)}
         try:
-            payload = await self.owner.upstream.get(self.resource.path, params)
-            page = r.parse_page(payload, self.resource.parse)
+            page = await self.owner.upstream.get_page(
+                self.resource.path, params, self.resource.parse
+            )
         except UpstreamRejected:
             if capability.refused():
                 return None
@@ -273,7 +274,7 @@ class FewLoader(ResourceLoader[R, int]):
         found: dict[int, R] = {}
         complete = False
         if len(keys) > 1:
-            page = r.parse_page(await up.get(path, {"limit": BATCH_MAX}), parse)
+            page = await up.get_page(path, {"limit": BATCH_MAX}, parse)
             found = {key_of(item): item for item in page.items}
             complete = not page.has_more
         missing = [k for k in keys if k not in found and not complete]

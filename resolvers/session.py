@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from resolvers.cache import token_hash
+from resolvers.records import Page, parse_page
 from resolvers.resilience import current_scope
 from resolvers.transfer import Params, decode_json
 from resolvers.upstream import basic_auth, error_for_status
 
 if TYPE_CHECKING:
     from resolvers.client import SpacesClient
+
+T = TypeVar("T")
 
 
 class UpstreamSession:
@@ -33,6 +37,7 @@ class UpstreamSession:
         path: str,
         params: Params | None = None,
         json_body: Any = None,
+        parse: Callable[[Any], Any] | None = None,
     ) -> Any:
         """Send one upstream request and return its decoded JSON body.
 
@@ -66,8 +71,24 @@ class UpstreamSession:
                 scope.track(task)
                 body, cached = await task
             self.cache_hits += cached
-            return decode_json(body)
+            if parse is None:
+                return decode_json(body)
+            parsed = self.client.parsed
+            page = parsed.get(body, parse)
+            if page is None:
+                page = parse_page(decode_json(body), parse)
+                parsed.put(body, parse, page)
+            return page
 
     async def get(self, path: str, params: Params | None = None) -> Any:
         """``GET`` a path under the API base and return the JSON body."""
         return await self.request("GET", path, params)
+
+    async def get_page(
+        self, path: str, params: Params | None, parse: Callable[[Any], T]
+    ) -> Page[T]:
+        """``GET`` a list page, its items parsed by ``parse`` (which must be a function
+        that lives as long as the process: it keys the reuse of pages parsed from a
+        body the ETag cache still holds, :class:`resolvers.cache.ParsedBodies`)."""
+        page: Page[T] = await self.request("GET", path, params, parse=parse)
+        return page

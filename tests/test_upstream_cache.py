@@ -11,6 +11,7 @@ from resolvers.cache import (
     REDIS_PREFIX,
     CachedResponse,
     MemoryEtagCache,
+    ParsedBodies,
     RedisEtagCache,
     cache_key,
     token_hash,
@@ -197,3 +198,35 @@ async def test_redis_failure_is_a_miss_not_an_error() -> None:
         assert (await up.client.session(ALICE).get("account"))["object"] == "account"
         assert (await up.client.session(ALICE).get("account"))["object"] == "account"
         assert [c.status for c in up.recording.calls] == [200, 200]
+
+
+async def test_a_revalidated_page_is_parsed_once() -> None:
+    """A 304 hands back the cached body itself: the page parsed from it is reused
+    (same records), a changed body is parsed anew, and other tokens never share it."""
+    from resolvers import records as r
+
+    async with upstream() as up:
+        alice = up.client.session(ALICE)
+        first = await alice.get_page("customers", {"limit": 3}, r.parse_customer)
+        second = await alice.get_page("customers", {"limit": 3}, r.parse_customer)
+        assert up.recording.calls[-1].status == 304
+        assert second is first and up.client.parsed.hits == 1
+        other = await up.client.session(BOB).get_page("customers", {"limit": 3}, r.parse_customer)
+        assert other is not first and up.client.parsed.hits == 1
+        assert [c.id for c in first.items] == [c.id for c in (await alice.get_page(
+            "customers", {"limit": 3}, r.parse_customer)).items]  # fmt: skip
+
+
+def test_parsed_bodies_are_bounded_and_keyed_by_identity() -> None:
+    memo = ParsedBodies(max_entries=2, max_bytes=10)
+    a, b, c = b"aaaa", b"bbbb", b"cccc"
+    memo.put(a, len, 4)
+    memo.put(b, len, 4)
+    assert memo.get(a, len) == 4 and memo.get(a, str) is None
+    memo.put(c, len, 4)  # a third entry: the least recently used (b) goes
+    assert memo.get(b, len) is None and memo.get(c, len) == 4 and len(memo) == 2
+    assert memo.get(bytes(bytearray(b"aaaa")), len) is None  # equal bytes, another object
+    memo.put(b"x" * 11, len, 11)  # larger than the byte bound: not remembered
+    assert len(memo) == 2
+    memo.put(b"y" * 8, len, 8)  # the byte bound evicts until it fits
+    assert len(memo) == 1
