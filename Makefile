@@ -46,11 +46,15 @@ $(VENV)/.sync-%: $(UV_STAMP) pyproject.toml uv.lock Makefile
 	  { echo "make: if uv.lock is stale (pyproject.toml changed), run: make lock" >&2; exit 1; }
 	@touch $@
 
+# The upstream dialect of `make demo` and `make sandbox` (docs/dialects.md):
+# spaces, spotcap or launch27, e.g. `make demo DIALECT=launch27`.
+DIALECT ?= spaces
+
 demo: install-runtime
-	$(BIN)/spaces-graphql demo
+	$(BIN)/spaces-graphql demo --dialect $(DIALECT)
 
 sandbox: install-runtime
-	$(BIN)/spaces-graphql sandbox
+	$(BIN)/spaces-graphql sandbox --dialect $(DIALECT)
 
 serve: install-runtime
 	$(BIN)/spaces-graphql serve --profile development
@@ -71,6 +75,13 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python scripts/schema_check.py
+
+# schema.graphql against the last v* release tag: an undeclared breaking change, or a removal
+# without @deprecated first, fails (CHANGELOG.md says how to declare; README: "Schema evolution").
+.PHONY: schema-check
+schema-check: install
+	$(BIN)/python scripts/schema_check.py
 
 typecheck: install
 	$(BIN)/mypy

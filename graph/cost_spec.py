@@ -161,6 +161,7 @@ PRICES: Mapping[tuple[str, str], Price] = {
     ("Event", "resource"): SNAPSHOT,
     ("Webhook", "event"): FREE,
     # graph/mutation.py: one write each; the payload's selection is priced on its own.
+    ("Mutation", "login"): WRITE,
     ("Mutation", "createResourceSubscription"): WRITE,
     ("Mutation", "deleteResourceSubscription"): WRITE,
     ("Mutation", "cancelSubscription"): WRITE,

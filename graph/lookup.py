@@ -155,10 +155,19 @@ def node_key(value: str, argument: str = "id") -> NodeKey:
     return type_name, loader_key(BY_NODE[type_name], key, argument)
 
 
-def space_key(value: str, argument: str = "id") -> int:
-    """``space(id:)``'s upstream integer ID (from a global or a raw ID); raises ``BadUserInput``."""
+def space_key(value: str, argument: str = "id") -> int | str:
+    """``space(id:)``'s key: the upstream integer ID (from a global or a raw ID), or a
+    Space's name (the last path segment of its public URL); raises ``BadUserInput``.
+
+    Digits are an ID, never a name; a name is shaped like an upstream ID (a URL slug).
+    """
     node = res.SPACE.node
-    return _integer_id(upstream_key(value, node, argument), argument, node)
+    key = upstream_key(value, node, argument)
+    if (key.isascii() and key.isdigit()) or from_global_id(value) is not None:
+        return _integer_id(key, argument, node)
+    if not (valid_upstream_id(key) and key.isprintable()):
+        raise _invalid(argument, f"{node} ID")
+    return key
 
 
 def customer_key(value: str, argument: str = "id") -> str:
@@ -180,8 +189,10 @@ async def resolve_node(info: Info, value: str, argument: str = "id") -> Node | N
 
 
 async def space_by_any_id(info: Info, value: str) -> Space | None:
-    """``space(id:)``: a global ID or the upstream's integer ID."""
-    space = await info.context.loaders.space.get(space_key(value))
+    """``space(id:)``: a global ID, the upstream's integer ID, or the Space's name."""
+    key = space_key(value)
+    loaders = info.context.loaders
+    space = await (loaders.space.get(key) if isinstance(key, int) else loaders.space_named(key))
     return None if space is None else Space.from_record(space)
 
 

@@ -1,14 +1,18 @@
 """``Mutation``: the writes, each one upstream request, never retried.
 
 Upstream 400-class answers (400, 404, 409, 422) are the caller's problem and
-come back as ``userErrors`` on the input field; input the facade can judge
-itself (malformed IDs, unsafe REST Hook targets) is refused the same way
-before any upstream call. Upstream failures (5xx, timeouts, 401) stay GraphQL
-errors, as everywhere else in the schema.
+come back as ``userErrors`` on the input field; a validation refusal that names
+upstream fields (canonical 422 ``fields``) gives one per field, on its GraphQL
+input path, and one that names none has no field (``graph/user_error.py``);
+input the facade can judge itself (malformed IDs, unsafe REST Hook targets) is
+refused the same way before any upstream call. Upstream failures (5xx, timeouts,
+401) stay GraphQL errors, as everywhere else in the schema.
 
-The root fields are nullable on purpose: mutations run serially, and a
+The writes' root fields are nullable on purpose: mutations run serially, and a
 non-null field that failed would null the whole ``data``, hiding from the
-caller that earlier fields of the same operation did write.
+caller that earlier fields of the same operation did write. ``login`` writes
+nothing and is non-null (``LoginPayload!``, the design's name); it is the one
+field an operation may run without a token (``spaces_graphql/pipeline.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from graph.mutation_payloads import (
     CreateResourceSubscriptionPayload,
     DeleteResourceSubscriptionInput,
     DeleteResourceSubscriptionPayload,
+    LoginInput,
+    LoginPayload,
     PayInvoiceInput,
     PayInvoicePayload,
 )
@@ -36,9 +42,11 @@ from graph.user_error import (
     ALREADY_PAID,
     ID_FIELD,
     INPUT,
+    UNAUTHENTICATED,
+    UNSUPPORTED,
     UserError,
-    from_upstream,
     invalid,
+    user_errors,
 )
 from resolvers import writes
 from resolvers.client import valid_upstream_id
@@ -47,6 +55,17 @@ from resolvers.targets import TargetPolicy, TargetRefused, check_target_url
 
 TARGET_URL_FIELD = [INPUT, "targetUrl"]
 EVENT_FIELD = [INPUT, "event"]
+EMAIL_FIELD = [INPUT, "email"]
+PASSWORD_FIELD = [INPUT, "password"]
+#: Upstream field names -> GraphQL input paths, per mutation (validation ``fields``).
+HOOK_INPUTS = {"target_url": TARGET_URL_FIELD, "event": EVENT_FIELD}
+LOGIN_INPUTS = {"email": EMAIL_FIELD, "password": PASSWORD_FIELD}
+#: ``Context.memo`` key set when the upstream refused a login's credentials: the
+#: pipeline charges the client address for it, as for an upstream 401.
+LOGIN_REFUSED = "login_refused"
+#: Longest email (RFC 5321) and password the facade sends upstream.
+MAX_EMAIL = 254
+MAX_PASSWORD = 1024
 
 
 class _Refused(Exception):
@@ -89,8 +108,51 @@ def _field_named_by(message: str) -> list[str]:
     return [INPUT]
 
 
+def _login_refusal(input: LoginInput) -> UserError | None:
+    """Input ``login`` refuses before any upstream call."""
+    if not input.email.strip() or len(input.email) > MAX_EMAIL:
+        return invalid(EMAIL_FIELD, f"`email` must be 1 to {MAX_EMAIL} characters")
+    if not input.password or len(input.password) > MAX_PASSWORD:
+        return invalid(PASSWORD_FIELD, f"`password` must be 1 to {MAX_PASSWORD} characters")
+    return None
+
+
 @strawberry.type(description="Change the Spaces account of the caller's access token.")
 class Mutation:
+    @strawberry.mutation(
+        description="Log in to the upstream account with its email and password, for an "
+        "upstream whose dialect has a login flow (launch27): answers the opaque `token` to "
+        "send as `Authorization: Bearer <token>`. Needs no token itself (the only field that "
+        "does not). Wrong credentials are a `UNAUTHENTICATED` user error; an upstream without "
+        "a login flow (spaces, spotcap: callers send their access token) answers `UNSUPPORTED`."
+    )
+    async def login(self, info: Info, input: LoginInput) -> LoginPayload:
+        ctx = info.context
+        client = ctx.upstream.client
+        dialect = client.dialect
+        if not dialect.has_login:
+            error = UserError(
+                field=None,
+                message=f"the upstream ({dialect.name} dialect) has no login flow: send its "
+                "access token as `Authorization: Bearer <token>`",
+                code=UNSUPPORTED,
+            )
+            return LoginPayload(token=None, user_errors=[error])
+        refusal = _login_refusal(input)
+        if refusal is not None:
+            return LoginPayload(token=None, user_errors=[refusal])
+        # One upstream request (POST /login), counted in the operation's upstreamRequests.
+        ctx.upstream.requests += 1
+        try:
+            token = await dialect.login(client.http, input.email.strip(), input.password)
+        except (UpstreamRejected, NotFound) as exc:
+            return LoginPayload(token=None, user_errors=user_errors(exc, [INPUT], LOGIN_INPUTS))
+        if token is None:
+            ctx.memo[LOGIN_REFUSED] = True
+            error = UserError(field=None, message="wrong email or password", code=UNAUTHENTICATED)
+            return LoginPayload(token=None, user_errors=[error])
+        return LoginPayload(token=token, user_errors=[])
+
     @strawberry.mutation(
         description="Subscribe a public HTTPS URL to one event type (a REST Hook). "
         "Targets inside a network, in any spelling or by DNS, are refused as `UNSAFE_TARGET`."
@@ -114,10 +176,8 @@ class Mutation:
                 ctx.upstream, input.event.value, target_url
             )
         except (UpstreamRejected, NotFound) as exc:
-            error = from_upstream(exc, _field_named_by(exc.message))
-            return CreateResourceSubscriptionPayload(
-                resource_subscription=None, user_errors=[error]
-            )
+            errors = user_errors(exc, _field_named_by(exc.message), HOOK_INPUTS)
+            return CreateResourceSubscriptionPayload(resource_subscription=None, user_errors=errors)
         writes.remember_resource_subscription(ctx.loaders, hook)
         return CreateResourceSubscriptionPayload(
             resource_subscription=ResourceSubscription.from_record(hook), user_errors=[]
@@ -135,7 +195,7 @@ class Mutation:
             return DeleteResourceSubscriptionPayload(deleted_id=None, user_errors=[refused.error])
         except (UpstreamRejected, NotFound) as exc:
             return DeleteResourceSubscriptionPayload(
-                deleted_id=None, user_errors=[from_upstream(exc, ID_FIELD)]
+                deleted_id=None, user_errors=user_errors(exc, ID_FIELD)
             )
         writes.forget_resource_subscription(ctx.loaders, key)
         return DeleteResourceSubscriptionPayload(
@@ -155,8 +215,8 @@ class Mutation:
         except _Refused as refused:
             return CancelSubscriptionPayload(subscription=None, user_errors=[refused.error])
         except (UpstreamRejected, NotFound) as exc:
-            error = from_upstream(exc, ID_FIELD, ALREADY_CANCELLED)
-            return CancelSubscriptionPayload(subscription=None, user_errors=[error])
+            errors = user_errors(exc, ID_FIELD, state=ALREADY_CANCELLED)
+            return CancelSubscriptionPayload(subscription=None, user_errors=errors)
         writes.remember_subscription(ctx.loaders, sub)
         return CancelSubscriptionPayload(subscription=Subscription.from_record(sub), user_errors=[])
 
@@ -168,7 +228,7 @@ class Mutation:
         except _Refused as refused:
             return PayInvoicePayload(invoice=None, user_errors=[refused.error])
         except (UpstreamRejected, NotFound) as exc:
-            error = from_upstream(exc, ID_FIELD, ALREADY_PAID)
-            return PayInvoicePayload(invoice=None, user_errors=[error])
+            errors = user_errors(exc, ID_FIELD, state=ALREADY_PAID)
+            return PayInvoicePayload(invoice=None, user_errors=errors)
         writes.remember_invoice(ctx.loaders, invoice)
         return PayInvoicePayload(invoice=Invoice.from_record(invoice), user_errors=[])

@@ -43,6 +43,25 @@ class PayInvoiceInput:
     )
 
 
+@strawberry.input(description="The upstream account's login (upstreams with a login flow).")
+class LoginInput:
+    email: str = strawberry.field(description="The account's email address.")
+    password: str = strawberry.field(
+        description="The account's password: sent upstream once, never logged nor kept. "
+        "Pass it as a variable, not in the query text."
+    )
+
+
+@strawberry.type(description="What `login` did.")
+class LoginPayload:
+    token: str | None = strawberry.field(
+        description="An opaque access token: send it as `Authorization: Bearer <token>`. "
+        "It carries the upstream session (the facade stores nothing) and is valid as long as "
+        "the upstream's session is; null when `userErrors` says why not."
+    )
+    user_errors: list[UserError] = strawberry.field(description=_USER_ERRORS)
+
+
 @strawberry.type(description="What `createResourceSubscription` did.")
 class CreateResourceSubscriptionPayload:
     resource_subscription: ResourceSubscription | None = strawberry.field(

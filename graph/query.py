@@ -62,7 +62,10 @@ class Query:
     async def viewer(self, info: Info) -> Account | None:
         return Account.from_record(r.parse_account(await info.context.upstream.get("account")))
 
-    @strawberry.field(description="A Space by global ID or by the upstream's integer ID.")
+    @strawberry.field(
+        description="A Space by global ID, by the upstream's integer ID, or by its name "
+        "(the last path segment of its public URL, e.g. `alices-books`); null if none."
+    )
     async def space(self, info: Info, id: strawberry.ID) -> Space | None:
         return await space_by_any_id(info, id)
 

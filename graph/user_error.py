@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import strawberry
 
@@ -19,7 +20,10 @@ strawberry.enum(
     description=(
         "Why a mutation refused its input: `INVALID` (malformed, refused before any upstream "
         "call), `NOT_FOUND`, `ALREADY_PAID`, `ALREADY_CANCELLED`, `UNSAFE_TARGET` (a REST Hook "
-        "target inside a network) or `UPSTREAM_REJECTED` (any other upstream refusal)."
+        "target inside a network), `UPSTREAM_REJECTED` (any other upstream refusal), "
+        "`UNAUTHENTICATED` (`login`: wrong email or password) or `UNSUPPORTED` (`login`: the "
+        "upstream has no login flow; send your access token instead). New values may be "
+        "added: handle unknown ones."
     ),
 )
 
@@ -28,6 +32,10 @@ NOT_FOUND = UserErrorCode.NOT_FOUND
 ALREADY_PAID = UserErrorCode.ALREADY_PAID
 ALREADY_CANCELLED = UserErrorCode.ALREADY_CANCELLED
 UPSTREAM_REJECTED = UserErrorCode.UPSTREAM_REJECTED
+UNAUTHENTICATED = UserErrorCode.UNAUTHENTICATED
+UNSUPPORTED = UserErrorCode.UNSUPPORTED
+#: A canonical validation refusal (``docs/dialects.md``): 422, with or without ``fields``.
+VALIDATION_STATUS = 422
 
 # The upstream answers "already paid" and "already cancelled" with a plain 400;
 # only its message tells them apart from other refusals.
@@ -67,3 +75,37 @@ def from_upstream(
     if state is not None and _KNOWN_STATES[state].search(exc.message):
         return UserError(field=field, message=exc.message, code=state)
     return UserError(field=field, message=exc.message, code=UPSTREAM_REJECTED)
+
+
+def user_errors(
+    exc: UpstreamRejected | NotFound,
+    field: list[str],
+    inputs: Mapping[str, list[str]] | None = None,
+    state: UserErrorCode | None = None,
+) -> list[UserError]:
+    """Every ``UserError`` an upstream 400-class answer stands for.
+
+    A validation refusal that names upstream fields (canonical 422 ``fields``:
+    launch27's 406 field map, spotcap's ``invalid_params``) gives one error per
+    message, on the GraphQL input path of that field: ``inputs`` maps upstream
+    names to it (``target_url`` -> ``["input", "targetUrl"]``); a name it lacks is
+    put on ``field``. A validation refusal that names none (the resource itself:
+    launch27's 406 list) has no field. Any other refusal is :func:`from_upstream`.
+    """
+    if isinstance(exc, UpstreamRejected) and exc.status == VALIDATION_STATUS:
+        if not exc.fields:
+            return [_coded(None, exc.message, state)]
+        out: list[UserError] = []
+        for name, messages in exc.fields.items():
+            path = (inputs or {}).get(name)
+            label = path[-1] if path else name
+            for message in messages:
+                out.append(_coded(path or field, f"{label} {message}", state))
+        return out
+    return [from_upstream(exc, field, state)]
+
+
+def _coded(field: list[str] | None, message: str, state: UserErrorCode | None) -> UserError:
+    if state is not None and _KNOWN_STATES[state].search(message):
+        return UserError(field=field, message=message, code=state)
+    return UserError(field=field, message=message, code=UPSTREAM_REJECTED)

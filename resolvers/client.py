@@ -62,6 +62,8 @@ from resolvers.config import (
     UpstreamTracer,
     upstream_config_of,
 )
+from resolvers.dialects import Dialect, dialect
+from resolvers.dialects.base import DialectConfig
 from resolvers.engine import UpstreamClient, network_transport
 from resolvers.errors import UpstreamError
 from resolvers.resilience import RetryAfterGate, RetryBudget, ScopedBreakers
@@ -102,10 +104,26 @@ class SpacesClient(Sending):
         self.config = cfg = upstream_config_of(config)
         base = cfg.upstream_url.rstrip("/") + "/"
         self._base = base
+        #: How the upstream speaks (``resolvers/dialects/``): everything above the transport
+        #: speaks the canonical (Spaces) dialect; the login mutation asks it for its flow.
+        self.dialect: Dialect = dialect(cfg.upstream_dialect)
+        # Tests inject theirs (ASGI/Mock); real sockets go through the chosen engine. The
+        # dialect's transport translates around either (``spaces``: none, the inner itself).
+        inner = transport if transport is not None else network_transport(cfg)
+        wire = self.dialect.wrap(
+            inner,
+            DialectConfig(
+                api_key=cfg.upstream_api_key,
+                max_upstream_body_bytes=cfg.max_upstream_body_bytes,
+                zone_ttl_seconds=cfg.upstream_zone_ttl_seconds,
+                base_url=base,
+            ),
+        )
+        #: The dialect's transport (what translates REST Hook deliveries too: live events).
+        self.wire = wire
         self.http = UpstreamClient(
             base_url=base,
-            # Tests inject theirs (ASGI/Mock); real sockets go through the chosen engine.
-            transport=transport if transport is not None else network_transport(cfg),
+            transport=wire,
             timeout=httpx.Timeout(
                 connect=cfg.connect_timeout,
                 read=cfg.read_timeout,

@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, MutableMapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 BatchIds = Literal["auto", "on", "off"]
 EngineName = Literal["httpcore", "aiohttp"]
+#: The upstream dialects (``resolvers/dialects/``, ``docs/dialects.md``).
+UpstreamDialect = Literal["spaces", "spotcap", "launch27"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,13 @@ class UpstreamConfig:
     upstream_cache_fresh_seconds: float
     #: Redis for the shared ETag cache; empty: in-process.
     redis_url: str
+    # --- the upstream's dialect (resolvers/dialects/) ---
+    #: How the upstream speaks: the transport under the client translates (docs/dialects.md).
+    upstream_dialect: UpstreamDialect = "spaces"
+    #: An integration credential the facade itself holds (launch27's ``X-API-Key``).
+    upstream_api_key: str = field(default="", repr=False)
+    #: Seconds a credential's upstream time zone is remembered (launch27).
+    upstream_zone_ttl_seconds: float = 300.0
 
 
 class UpstreamConfigSource(Protocol):

@@ -54,6 +54,10 @@ class UserErrorCode(StrEnum):
     ALREADY_CANCELLED = "ALREADY_CANCELLED"
     UNSAFE_TARGET = "UNSAFE_TARGET"
     UPSTREAM_REJECTED = "UPSTREAM_REJECTED"
+    #: ``login``: the upstream refused the email and password.
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    #: ``login``: the upstream's dialect has no login flow (callers send their token).
+    UNSUPPORTED = "UNSUPPORTED"
 
 
 class SpacesGraphQLError(Exception):
@@ -127,9 +131,25 @@ class UpstreamRejected(SpacesGraphQLError):
 
     On a read this usually means a cursor the upstream does not know; on a
     write it becomes a ``userErrors`` entry rather than a GraphQL error.
+    A validation refusal (canonical 422, ``docs/dialects.md``) names the upstream
+    fields at fault in ``fields`` (upstream field name -> messages); ``None`` when the
+    upstream named none (the resource itself was refused). ``fields`` and ``status``
+    are attributes, not ``extensions``: mutations turn them into ``userErrors``.
     """
 
     code = ErrorCode.BAD_USER_INPUT
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fields: dict[str, list[str]] | None = None,
+        upstream_status: int = 400,
+        **extra: Any,
+    ) -> None:
+        super().__init__(message, upstream_status=upstream_status, **extra)
+        self.fields = fields
+        self.status = upstream_status
 
 
 class NotFound(SpacesGraphQLError):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from resolvers import records as r
 from resolvers.client import UpstreamSession
@@ -36,6 +37,7 @@ from resolvers.lookups import (
 from resolvers.resources import (
     BY_KIND,
     RESOURCES,
+    SPACE,
     Resource,
 )
 
@@ -73,6 +75,14 @@ class PageQuery:
 
 
 _PLAN = tuple((res, LOADER_CLASSES[res.lookup]) for res in RESOURCES)
+
+
+def space_name(url: str | None) -> str | None:
+    """A Space's name: the last path segment of its public ``url`` (None without one)."""
+    if not url:
+        return None
+    name = urlsplit(url).path.rstrip("/").rpartition("/")[2]
+    return name or None
 
 
 class PageByQueryLoader(BaseLoader[PageQuery, r.Page[Any]]):
@@ -149,6 +159,25 @@ class Loaders:
         for kind in BY_KIND:
             attributes[kind].clear_all()
         self.page.clear_all()
+
+    async def space_named(self, name: str) -> r.SpaceRecord | None:
+        """The Space called ``name`` (:func:`space_name`), or None.
+
+        Read from the Spaces listing, as in every dialect: one request for an account
+        of up to 100 Spaces (the page the ``spaces`` connection shares, and it primes
+        every Space it brings), at most ``SPACE.lookup_price`` pages (the price).
+        """
+        params: dict[str, str | int] = {"limit": BATCH_MAX}
+        for _ in range(SPACE.lookup_price):
+            page = await self.page.fetch(PageQuery.of(SPACE.kind, SPACE.path, params))
+            for space in page.items:
+                if space_name(space.url) == name:
+                    found: r.SpaceRecord = space
+                    return found
+            if not page.has_more or not page.items:
+                break
+            params = {"limit": BATCH_MAX, "starting_after": SPACE.cursor(page.items[-1])}
+        return None
 
     # --- priming (writes and embedded objects) ---------------------------------------
 

@@ -9,6 +9,7 @@ import base64
 import re
 from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -52,26 +53,41 @@ def basic_auth(token: str) -> str:
     return "Basic " + base64.b64encode(f"{token}:".encode()).decode("ascii")
 
 
-def _message(response: httpx.Response) -> str:
+def _body(response: httpx.Response) -> Any:
     try:
-        body = response.json()
+        return response.json()
     except ValueError:
-        return response.reason_phrase or f"HTTP {response.status_code}"
+        return None
+
+
+def _message(response: httpx.Response, body: Any) -> str:
     if isinstance(body, Mapping) and isinstance(body.get("message"), str):
         return str(body["message"])
     return response.reason_phrase or f"HTTP {response.status_code}"
 
 
+def _fields(body: Any) -> dict[str, list[str]] | None:
+    """A canonical 422's ``"fields"``: upstream field name -> messages (None: no field)."""
+    fields = body.get("fields") if isinstance(body, Mapping) else None
+    if not isinstance(fields, Mapping) or not fields:
+        return None
+    return {
+        str(name): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+        for name, msgs in fields.items()
+    }
+
+
 def error_for_status(response: httpx.Response) -> SpacesGraphQLError:
     """Map a non-2xx upstream answer onto the facade's error hierarchy."""
     status = response.status_code
-    message = _message(response)
+    body = _body(response)
+    message = _message(response, body)
     if status == 401:
         return Unauthenticated("the access token was refused by the Spaces API")
     if status == 404:
         return NotFound(message)
     if status in (400, 409, 422):
-        return UpstreamRejected(message, upstream_status=status)
+        return UpstreamRejected(message, upstream_status=status, fields=_fields(body))
     if status == 429:
         return RateLimited(
             "the Spaces API is rate limiting this token",

@@ -13,50 +13,42 @@ from starlette.requests import Request
 from sandbox.errors import ApiError
 from sandbox.model import EVENT_TYPES, Json
 from sandbox.openapi import openapi_document
+from sandbox.paging import Paging, query_window
 from sandbox.state import SandboxState
-from sandbox.store import Filter
+from sandbox.store import Filter, Window
 
-MAX_LIMIT = 100
 MAX_IDS = 100
 
 
 @dataclass
 class Call:
-    """One authenticated API call, as handlers see it."""
+    """One authenticated API call, as handlers see it.
+
+    ``paging`` is the dialect's reading of a list request; ``window`` is what it read
+    (None unless the handler answered a stretch of a list), for the dialect's answer.
+    """
 
     state: SandboxState
     request: Request
     account: str
     params: dict[str, str]
+    paging: Paging = query_window
+    window: Window | None = None
 
     @property
     def query(self) -> QueryParams:
         return self.request.query_params
+
+    def page(self) -> Window:
+        """The stretch of the list this request asks for (remembered as ``window``)."""
+        self.window = self.paging(self.request)
+        return self.window
 
 
 Handler = Callable[[Call], Awaitable[Json]]
 
 
 # -- arguments ---------------------------------------------------------------------------
-
-
-def _arg(query: QueryParams, name: str) -> str | None:
-    """A query argument; an empty value counts as absent (``?starting_after=``)."""
-    value = query.get(name)
-    return value if value else None
-
-
-def page_args(query: QueryParams) -> tuple[int, str | None, str | None]:
-    raw = query.get("limit")
-    limit = 20
-    if raw is not None:
-        if not (raw.strip().isascii() and raw.strip().isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-            raise ApiError(400, f"limit must be an integer between 1 and {MAX_LIMIT}, got {raw!r}")
-        limit = int(raw)
-    after, before = _arg(query, "starting_after"), _arg(query, "starting_before")
-    if after is not None and before is not None:
-        raise ApiError(400, "starting_after and starting_before cannot be used together")
-    return limit, after, before
 
 
 def _values(call: Call, name: str, *, multi: bool) -> tuple[str, ...] | None:
@@ -99,12 +91,12 @@ def _envelope(call: Call, data: list[Json], has_more: bool) -> Json:
 
 
 def _list(call: Call, kind: str, filters: list[Filter], *, batch: bool = False) -> Json:
-    limit, after, before = page_args(call.query)
     if batch and call.state.config.batch_ids and "ids" in call.query:
+        call.paging(call.request)  # paging arguments are checked, then ignored
         ids = _values(call, "ids", multi=True)
         assert ids is not None
         return _envelope(call, call.state.store.batch(call.account, kind, ids, filters), False)
-    data, has_more = call.state.store.page(call.account, kind, filters, limit, after, before)
+    data, has_more = call.state.store.page(call.account, kind, filters, call.page())
     return _envelope(call, data, has_more)
 
 
@@ -234,6 +226,10 @@ def _absolute_http_url(value: str) -> bool:
     return url.scheme in ("http", "https") and bool(url.host)
 
 
+def _blank(value: object) -> bool:
+    return value is None or value == ""
+
+
 async def create_resource_subscription(call: Call) -> Json:
     body = await read_body(call.request)
     event, target_url, api_version = (
@@ -241,17 +237,38 @@ async def create_resource_subscription(call: Call) -> Json:
         body.get("target_url"),
         body.get("api_version"),
     )
-    if event in (None, ""):
-        raise ApiError(400, "event is required")
-    if event not in EVENT_TYPES:
-        raise ApiError(400, f"event must be one of {', '.join(EVENT_TYPES)}; got {event!r}")
-    if target_url in (None, ""):
-        raise ApiError(400, "target_url is required")
-    if not isinstance(target_url, str) or not _absolute_http_url(target_url):
-        raise ApiError(400, f"target_url must be an absolute http(s) URL; got {target_url!r}")
+    # Every field's problems are collected (a dialect may answer them all); the message
+    # is the first problem's, as the spaces dialect has always answered it.
+    problems: list[tuple[str, str, str]] = []  # (field, message, the field's own message)
+    if _blank(event):
+        problems.append(("event", "event is required", "can't be blank"))
+    elif event not in EVENT_TYPES:
+        problems.append(
+            (
+                "event",
+                f"event must be one of {', '.join(EVENT_TYPES)}; got {event!r}",
+                f"is not one of {', '.join(EVENT_TYPES)}",
+            )
+        )
+    if _blank(target_url):
+        problems.append(("target_url", "target_url is required", "can't be blank"))
+    elif not isinstance(target_url, str) or not _absolute_http_url(target_url):
+        problems.append(
+            (
+                "target_url",
+                f"target_url must be an absolute http(s) URL; got {target_url!r}",
+                "is not an absolute http(s) URL",
+            )
+        )
     if api_version is not None and not isinstance(api_version, str):
-        raise ApiError(400, "api_version must be a string")
-    assert isinstance(event, str)
+        problems.append(("api_version", "api_version must be a string", "must be a string"))
+    if problems:
+        fields: dict[str, list[str]] = {}
+        for name, _, own in problems:
+            fields.setdefault(name, []).append(own)
+        raise ApiError(400, problems[0][1], fields=fields)
+    assert isinstance(event, str) and isinstance(target_url, str)
+    assert api_version is None or isinstance(api_version, str)
     return call.state.create_resource_subscription(
         call.account, event, target_url, api_version or None
     )
@@ -264,6 +281,9 @@ async def delete_resource_subscription(call: Call) -> Json:
 async def get_openapi(call: Call) -> Json:
     return openapi_document()
 
+
+#: Routes whose success creates an object (a dialect may answer 201 Created).
+CREATES = frozenset({"POST /resource_subscriptions"})
 
 # (method, template under /api/v1, handler, public)
 ROUTES: list[tuple[str, str, Handler, bool]] = [

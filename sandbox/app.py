@@ -1,16 +1,18 @@
-"""The sandbox ASGI app: routing, auth, latency, stats, ETags and JSON errors.
+"""The sandbox ASGI app: routing, auth, latency, stats, ETags and errors.
 
 All of ``/api/v1`` goes through one dispatcher so that every request (including
-unknown routes, wrong methods and failures) is counted, delayed and answered as JSON
-the same way.
+unknown routes, wrong methods and failures) is counted, delayed and answered the
+same way. The dispatcher and the handlers speak the canonical (spaces) terms; the
+configured dialect (``sandbox.dialects``) translates at its edges: the wire spelling
+of routes, admission (version, integration key), authentication, list paging, the
+answer's shape and status, and the error envelope. Stats and faults always name the
+canonical route (``"GET /api/v1/captured_emails"``), whatever the dialect spells.
+``/api/v1/openapi.json`` and ``/_sandbox/*`` are the sandbox's own: undialected.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hashlib
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping
@@ -24,10 +26,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, compile_path
 
 from sandbox import activity
-from sandbox.api import ROUTES, Call, Handler
+from sandbox.api import CREATES, ROUTES, Call, Handler
 from sandbox.config import SandboxConfig
+from sandbox.dialects import Dialect, dialect_for
 from sandbox.errors import ApiError
-from sandbox.faults import inject, token_of
+from sandbox.faults import inject
 from sandbox.state import SandboxState
 from sandbox.store import dumps
 
@@ -37,25 +40,36 @@ log = logging.getLogger("sandbox")
 
 API_PREFIX = "/api/v1"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+#: Canonical templates of the sandbox's own routes under /api/v1 (never dialected).
+OWN = frozenset({"/openapi.json"})
 
 
 class _Route:
-    def __init__(self, method: str, template: str, handler: Handler, public: bool) -> None:
+    def __init__(
+        self, method: str, template: str, wire: str, handler: Handler, public: bool
+    ) -> None:
         self.method = method
-        self.template = template
-        self.regex: re.Pattern[str] = compile_path(template)[0]
+        self.template = template  # canonical: stats, faults, CREATES
+        self.regex: re.Pattern[str] = compile_path(wire)[0]
         self.handler = handler
         self.public = public
 
 
-_COMPILED = [_Route(*r) for r in ROUTES]
+def _routes(dialect: Dialect) -> list[_Route]:
+    return [
+        _Route(method, template, template if template in OWN else dialect.spell(template),
+               handler, public)
+        for method, template, handler, public in [*ROUTES, *dialect.extra_routes()]
+    ]  # fmt: skip
 
 
-def _match(method: str, path: str) -> tuple[_Route | None, dict[str, str], list[str]]:
+def _match(
+    routes: list[_Route], method: str, path: str
+) -> tuple[_Route | None, dict[str, str], list[str]]:
     """The route for ``method path``, its path parameters, and the methods the path allows."""
     allowed: list[str] = []
     template_hit: _Route | None = None
-    for route in _COMPILED:
+    for route in routes:
         found = route.regex.match(path)
         if found is None:
             continue
@@ -67,69 +81,72 @@ def _match(method: str, path: str) -> tuple[_Route | None, dict[str, str], list[
 
 
 def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    """A spaces-shaped error (the sandbox's own routes answer so in every dialect)."""
     return Response(dumps({"message": message}), status, headers, media_type="application/json")
 
 
 def authenticate(request: Request, state: SandboxState) -> str:
     """The access token from HTTP Basic auth (the username; the password is ignored)."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic" or not value.strip():
-        raise ApiError(401, "Authentication required: HTTP Basic with the access token as username")
-    try:
-        token = base64.b64decode(value.strip(), validate=True).decode().partition(":")[0]
-    except (binascii.Error, UnicodeDecodeError):
-        raise ApiError(401, "Malformed HTTP Basic credentials") from None
-    if not token or state.store.account(token) is None:
-        raise ApiError(401, "Invalid access token")
-    return token
+    return Dialect(state.config).authenticate(request, state.store)
 
 
-def _etag_matches(header: str, etag: str) -> bool:
-    # If-None-Match uses the weak comparison: W/ prefixes do not matter.
-    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
-    return "*" in tags or etag in tags
+def _api_routes(state: SandboxState, dialect: Dialect) -> list[Route]:
+    routes = _routes(dialect)
+    spaces = Dialect(state.config)  # the sandbox's own routes answer in spaces terms
 
+    async def call(request: Request, route: _Route | None, params: dict[str, str],
+                   allowed: list[str]) -> Response:  # fmt: skip
+        method = request.method
+        own = route is not None and route.template in OWN and route.method == method
+        speaker = spaces if own else dialect
+        try:
+            if not own:
+                dialect.admit(request)
+            if route is None:
+                raise ApiError(404, f"Unknown route: {method} {request.url.path}")
+            if route.method != method:
+                raise ApiError(
+                    405,
+                    f"Method {method} not allowed on {request.url.path}",
+                    headers={"Allow": ", ".join(allowed)},
+                )
+            account = "" if route.public else dialect.authenticate(request, state.store)
+            if account:
+                dialect.resolve(state.store, account, route.template, params)
+            # A dialect's own handler (launch27's /login) may raise too: all inside.
+            ctx = Call(state, request, account, params, dialect.paging)
+            payload = await route.handler(ctx)
+        except ApiError as exc:
+            return speaker.error(exc)
+        except Exception:
+            log.exception("unhandled error in %s %s", method, request.url.path)
+            return speaker.error(ApiError(500, "Internal server error"))
+        if own:
+            return spaces.respond(request, dumps(dialect.describe(payload)).encode())
+        return dialect.answer(
+            request,
+            account,
+            payload,
+            window=ctx.window,
+            created=f"{method} {route.template}" in CREATES,
+        )
 
-def _api_routes(state: SandboxState) -> list[Route]:
     async def dispatch(request: Request) -> Response:
         method = request.method
         path = "/" + request.path_params.get("rest", "")
-        route, params, allowed = _match(method, path)
+        route, params, allowed = _match(routes, method, path)
         template = route.template if route is not None else "/{unknown}"
         key = f"{method} {API_PREFIX}{template}"
         state.stats.hit(key)
-        fault = state.faults.take(method, key, request.url.path, token_of(request))
+        token = dialect.token_of(request, state.store)
+        fault = state.faults.take(method, key, request.url.path, token)
         if fault is not None:
-            injected = await inject(fault, request, state.faults)
+            injected = await inject(fault, request, state.faults, dialect.error)
             if injected is not None:
                 return injected
         if state.config.latency_ms > 0:
             await asyncio.sleep(state.config.latency_ms / 1000)
-        try:
-            if route is None:
-                raise ApiError(404, f"Unknown route: {method} {request.url.path}")
-            if route.method != method:
-                return error(
-                    405,
-                    f"Method {method} not allowed on {request.url.path}",
-                    {"Allow": ", ".join(allowed)},
-                )
-            account = "" if route.public else authenticate(request, state)
-            payload = await route.handler(Call(state, request, account, params))
-        except ApiError as exc:
-            headers = {"WWW-Authenticate": 'Basic realm="Spaces"'} if exc.status == 401 else None
-            return error(exc.status, exc.message, headers)
-        except Exception:
-            log.exception("unhandled error in %s %s", method, request.url.path)
-            return error(500, "Internal server error")
-        body = dumps(payload).encode()
-        if method != "GET" or not state.config.etag:
-            return Response(body, 200, media_type="application/json")
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        match = request.headers.get("if-none-match")
-        if match is not None and _etag_matches(match, etag):
-            return Response(status_code=304, headers={"ETag": etag})
-        return Response(body, 200, {"ETag": etag}, media_type="application/json")
+        return await call(request, route, params, allowed)
 
     return [
         Route(API_PREFIX, dispatch, methods=ALL_METHODS),
@@ -199,13 +216,16 @@ def create_app(
     *,
     hook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
-    """A seeded sandbox of the Spaces REST API.
+    """A seeded sandbox of the Spaces REST API, in ``config.dialect``.
 
     ``hook_transport`` replaces the network for REST Hooks deliveries (tests use an
     ``httpx.ASGITransport`` to another app). ``app.state.sandbox`` is the
-    :class:`~sandbox.state.SandboxState` (config, stats, ``drain()``).
+    :class:`~sandbox.state.SandboxState` (config, stats, ``drain()``);
+    ``app.state.dialect`` the :class:`~sandbox.dialects.Dialect` it speaks.
     """
-    state = SandboxState(config or SandboxConfig(), hook_transport)
+    config = config or SandboxConfig()
+    dialect = dialect_for(config)
+    state = SandboxState(config, hook_transport, dialect.hook_body)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -213,9 +233,10 @@ def create_app(
         await state.aclose()
 
     app = Starlette(
-        routes=[*_api_routes(state), *_sandbox_routes(state)],
+        routes=[*_api_routes(state, dialect), *_sandbox_routes(state)],
         exception_handlers={404: _http_error, 405: _http_error, Exception: _http_error},
         lifespan=lifespan,
     )
     app.state.sandbox = state
+    app.state.dialect = dialect
     return app

@@ -21,3 +21,7 @@ class SandboxConfig:
     # False: deliver only to loopback hosts; any other target counts as a failed attempt
     # and is never contacted (the sandbox must not send traffic off the machine).
     hook_allow_any_host: bool = False
+    # The upstream dialect served (docs/dialects.md): spaces, spotcap or launch27.
+    dialect: str = "spaces"
+    # launch27's integration key (X-API-Key); also keys its stateless login tokens.
+    api_key: str = "l27-sandbox-key"

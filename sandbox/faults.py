@@ -23,8 +23,6 @@ or until cleared. What it does (``kind``):
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import itertools
 import threading
 import time
@@ -210,17 +208,6 @@ class FaultTable:
             return before - len(self._faults)
 
 
-def token_of(request: Request) -> str | None:
-    """The Basic username of a request, unchecked (faults may target one token)."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        return base64.b64decode(value.strip(), validate=True).decode().partition(":")[0] or None
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-
-
 async def _disconnected(request: Request) -> None:
     """Return when the client goes away (ASGI ``http.disconnect``)."""
     while (await request.receive())["type"] != "http.disconnect":
@@ -276,8 +263,25 @@ async def _huge(size: int) -> AsyncIterator[bytes]:
     yield tail
 
 
-async def inject(fault: Fault, request: Request, table: FaultTable) -> Response | None:
-    """Apply ``fault``: a response to send instead, or ``None`` to answer normally."""
+def _plain_error(exc: ApiError) -> Response:
+    return Response(
+        dumps({"message": exc.message}),
+        exc.status,
+        exc.headers or None,
+        media_type="application/json",
+    )
+
+
+async def inject(
+    fault: Fault,
+    request: Request,
+    table: FaultTable,
+    error: Callable[[ApiError], Response] = _plain_error,
+) -> Response | None:
+    """Apply ``fault``: a response to send instead, or ``None`` to answer normally.
+
+    ``error`` writes the injected error answers (the sandbox dialect's envelope).
+    """
     if fault.kind == "hang":
         # Nobody reads an answer to a client that left (499 is nginx's word for it).
         return None if await _hang(fault, request, table) else Response(status_code=499)
@@ -288,9 +292,11 @@ async def inject(fault: Fault, request: Request, table: FaultTable) -> Response 
     if fault.kind == "huge":
         return StreamingResponse(_huge(fault.size), 200, media_type="application/json")
     if fault.kind == "rate_limit":
-        body = dumps({"message": "Too many requests (injected fault)"})
-        return Response(
-            body, 429, {"Retry-After": str(fault.retry_after)}, media_type="application/json"
+        return error(
+            ApiError(
+                429,
+                "Too many requests (injected fault)",
+                headers={"Retry-After": str(fault.retry_after)},
+            )
         )
-    body = dumps({"message": f"injected fault ({fault.status})"})
-    return Response(body, fault.status, media_type="application/json")
+    return error(ApiError(fault.status, f"injected fault ({fault.status})"))

@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -60,10 +61,13 @@ class HookDispatcher:
         store: Store,
         config: SandboxConfig,
         transport: httpx.AsyncBaseTransport | None = None,
+        encode: Callable[[str, Json], bytes] | None = None,
     ) -> None:
         self._store = store
         self._config = config
         self._transport = transport
+        # How a delivery's body is written (account, event): the dialect's encoding.
+        self._encode: Callable[[str, Json], bytes] = encode or (lambda _, e: dumps(e).encode())
         self._rng = random.SystemRandom()
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: set[asyncio.TimerHandle] = set()
@@ -77,7 +81,7 @@ class HookDispatcher:
         Must be called from a coroutine (it schedules tasks on the running loop).
         Returns the new webhook ids.
         """
-        body = dumps(event).encode()
+        body = self._encode(account, event)
         created = int(time.time())
         deliveries: list[Delivery] = []
         with self._store.lock:

@@ -8,6 +8,7 @@ creation order, then derives the events (snapshots at event time) and webhooks.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 
@@ -35,6 +36,8 @@ class Plan:
     one_off_invoices: tuple[int, int]
     captured_emails: int
     webhooks: int
+    # The account's IANA time zone: launch27 serves date-times in it (docs/dialects.md).
+    time_zone: str = "UTC"
 
 
 PLANS = (
@@ -53,6 +56,7 @@ PLANS = (
         one_off_invoices=(1, 2),
         captured_emails=160,
         webhooks=120,
+        time_zone="America/New_York",  # daylight saving time
     ),
     Plan(
         "demo-bob",
@@ -65,8 +69,21 @@ PLANS = (
         one_off_invoices=(0, 1),
         captured_emails=10,
         webhooks=10,
+        time_zone="Asia/Tokyo",
     ),
 )
+
+# Zones for accounts without a plan (a --db file of another origin), picked by token.
+_OTHER_ZONES = ("Europe/Stockholm", "America/Los_Angeles", "Australia/Sydney", "UTC")
+
+
+def time_zone_of(token: str) -> str:
+    """The IANA time zone of the account whose access token is ``token`` (deterministic)."""
+    for plan in PLANS:
+        if plan.token == token:
+            return plan.time_zone
+    digest = hashlib.sha256(token.encode()).digest()
+    return _OTHER_ZONES[digest[0] % len(_OTHER_ZONES)]
 
 
 @dataclass

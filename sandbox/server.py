@@ -10,6 +10,7 @@ import uvicorn
 
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
+from sandbox.dialects import DIALECTS, dialect_for
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +58,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="deliver REST Hooks to non-loopback hosts too",
     )
+    parser.add_argument(
+        "--dialect",
+        choices=DIALECTS,
+        default="spaces",
+        help="the upstream dialect served (docs/dialects.md; default spaces)",
+    )
+    parser.add_argument(
+        "--api-key",
+        default="l27-sandbox-key",
+        metavar="KEY",
+        help="launch27's integration key, X-API-Key (default l27-sandbox-key)",
+    )
 
 
 def config_from_args(ns: argparse.Namespace) -> SandboxConfig:
@@ -70,18 +83,23 @@ def config_from_args(ns: argparse.Namespace) -> SandboxConfig:
         db_path=ns.db_path,
         hook_retry_seconds=getattr(ns, "hook_retry_seconds", 3600.0),
         hook_allow_any_host=getattr(ns, "hook_allow_any_host", False),
+        dialect=getattr(ns, "dialect", None) or SandboxConfig.dialect,
+        api_key=getattr(ns, "api_key", None) or SandboxConfig.api_key,
+    )
+
+
+def banner(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8081) -> str:
+    """The start-up line: where, which dialect, and how to authenticate in it."""
+    return (
+        f"Spaces sandbox on http://{host}:{port}/api/v1 (seed {config.seed}, "
+        f"dialect {config.dialect}); {dialect_for(config).banner()}"
     )
 
 
 def run(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8081) -> None:
     """Serve the sandbox with uvicorn until interrupted (blocking)."""
     app = create_app(config)
-    print(
-        f"Spaces sandbox on http://{host}:{port}/api/v1 (seed {config.seed}); "
-        "access tokens: demo-alice, demo-bob (HTTP Basic username, empty password)",
-        file=sys.stderr,
-        flush=True,
-    )
+    print(banner(config, host, port), file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -21,13 +22,17 @@ class SandboxState:
     """Everything one sandbox app owns; reachable as ``app.state.sandbox``."""
 
     def __init__(
-        self, config: SandboxConfig, hook_transport: httpx.AsyncBaseTransport | None
+        self,
+        config: SandboxConfig,
+        hook_transport: httpx.AsyncBaseTransport | None,
+        hook_body: Callable[[str, Json], bytes] | None = None,
     ) -> None:
         self.config = config
         self.store: Store = open_store(config.seed, config.db_path)
         self.stats = Stats()
         self.faults = FaultTable()
-        self.hooks = HookDispatcher(self.store, config, hook_transport)
+        # hook_body: how the dialect writes a delivery of an event (account, event).
+        self.hooks = HookDispatcher(self.store, config, hook_transport, hook_body)
         # Run-time objects need unpredictable ids: a reused --db file must never see a
         # second run generate the ids of the first.
         self.rng: random.Random = random.SystemRandom()
@@ -68,7 +73,7 @@ class SandboxState:
             if body is None:
                 raise ApiError(404, f"No such invoice: {invoice_id}")
             if body["paid"]:
-                raise ApiError(400, f"Invoice {invoice_id} is already paid")
+                raise ApiError(400, f"Invoice {invoice_id} is already paid", invalid=True)
             body["paid"] = True
             self.store.update_body(account, "invoice", invoice_id, body)
             invoice = self.store.get(account, "invoice", invoice_id)
@@ -85,7 +90,7 @@ class SandboxState:
             if body is None:
                 raise ApiError(404, f"No such subscription: {token}")
             if body["status"] == "cancelled":
-                raise ApiError(400, f"Subscription {token} is already cancelled")
+                raise ApiError(400, f"Subscription {token} is already cancelled", invalid=True)
             body["status"] = "cancelled"
             self.store.update_body(account, "subscription", token, body, customer=customer_id)
             sub = self.store.get(account, "subscription", token, customer=customer_id)

@@ -73,6 +73,23 @@ def dumps(obj: Any) -> str:
 
 
 @dataclass(frozen=True)
+class Window:
+    """A stretch of a list: up to ``limit`` objects travelling from ``start``.
+
+    Travel is newest first unless ``ascending``; ``start`` (an object id, None: the
+    list's end where travel begins) is excluded unless ``inclusive``; ``reverse``
+    answers the stretch in the opposite order (spaces' ``starting_before`` travels
+    towards newer objects but answers newest first).
+    """
+
+    limit: int = 20
+    start: str | None = None
+    ascending: bool = False
+    reverse: bool = False
+    inclusive: bool = False
+
+
+@dataclass(frozen=True)
 class Filter:
     """``column IN values`` on one of the filter columns (space, customer, ref, type)."""
 
@@ -113,6 +130,18 @@ class Store:
             ).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
+    def account_by_email(self, email: str) -> tuple[str, Json] | None:
+        """The access token and account whose e-mail is ``email`` (case-insensitive)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, body FROM objects WHERE kind='account' ORDER BY seq"
+            ).fetchall()
+        for token, body in rows:
+            account = dict(json.loads(body))
+            if str(account.get("email", "")).lower() == email.lower():
+                return str(token), account
+        return None
+
     def raw(self, account: str, kind: str, id: str, customer: str | None = None) -> Json | None:
         """The stored body (without embedded objects) of one object, or None."""
         sql = "SELECT body FROM objects WHERE account=? AND kind=? AND id=?"
@@ -142,36 +171,33 @@ class Store:
             return [r[0] for r in self._conn.execute(sql, [account, kind, *args])]
 
     def page(
-        self,
-        account: str,
-        kind: str,
-        filters: Sequence[Filter],
-        limit: int,
-        starting_after: str | None = None,
-        starting_before: str | None = None,
+        self, account: str, kind: str, filters: Sequence[Filter], window: Window
     ) -> tuple[list[Json], bool]:
-        """One page of a newest-first list, and whether more exist in the direction of travel."""
+        """The objects of ``window`` (a stretch of a newest-first list), and whether more
+        exist in its direction of travel."""
         where, args = self._where(account, kind, filters)
         with self._lock:
-            cursor = starting_after if starting_after is not None else starting_before
-            if cursor is not None:
+            if window.start is not None:
                 found = self._conn.execute(
-                    f"SELECT created, seq FROM objects WHERE {where} AND id=?", [*args, cursor]
+                    f"SELECT created, seq FROM objects WHERE {where} AND id=?",
+                    [*args, window.start],
                 ).fetchone()
                 if found is None:
-                    raise ApiError(400, f"No such object in this list: {cursor!r}")
-                op = "<" if starting_after is not None else ">"
-                where += f" AND (created, seq) {op} (?, ?)"
+                    raise ApiError(
+                        400, f"No such object in this list: {window.start!r}", code="unknown_cursor"
+                    )
+                op = ">" if window.ascending else "<"
+                where += f" AND (created, seq) {op}{'=' if window.inclusive else ''} (?, ?)"
                 args += [found[0], found[1]]
-            order = "ASC" if starting_before is not None else "DESC"
+            order = "ASC" if window.ascending else "DESC"
             rows = self._conn.execute(
                 f"SELECT {', '.join(COLUMNS)} FROM objects WHERE {where} "
                 f"ORDER BY created {order}, seq {order} LIMIT ?",
-                [*args, limit + 1],
+                [*args, window.limit + 1],
             ).fetchall()
-            has_more = len(rows) > limit
-            rows = rows[:limit]
-            if starting_before is not None:
+            has_more = len(rows) > window.limit
+            rows = rows[: window.limit]
+            if window.reverse:
                 rows.reverse()
             return self._assemble(account, kind, rows), has_more
 

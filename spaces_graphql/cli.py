@@ -16,9 +16,12 @@ from typing import Literal
 import httpx
 
 from spaces_graphql.example import EXAMPLE_QUERY
-from spaces_graphql.settings import ENV_PREFIX, Settings, SettingsError
+from spaces_graphql.settings import ENV_PREFIX, UPSTREAM_DIALECTS, Settings, SettingsError
 
 DEMO_TOKEN = "demo-alice"
+#: The demo account's login in the launch27 dialect (docs/dialects.md: its own email,
+#: its Spaces token as the password).
+DEMO_LOGIN = ("alice@example.com", DEMO_TOKEN)
 
 
 def _serve_args(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +31,13 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=["development", "production"], default=None)
     parser.add_argument("--workers", type=int, default=None, help="worker processes (1)")
     parser.add_argument("--batch-ids", choices=["auto", "on", "off"], default=None)
+    parser.add_argument(
+        "--upstream-dialect",
+        choices=UPSTREAM_DIALECTS,
+        default=None,
+        help="how the upstream speaks (spaces; docs/dialects.md); launch27 also needs "
+        f"{ENV_PREFIX}UPSTREAM_API_KEY",
+    )
     parser.add_argument(
         "--log-format", choices=["json", "text"], default=None, help="stderr log lines (json)"
     )
@@ -39,12 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="spaces-graphql", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    # The sandbox's own options, --dialect and --api-key included (sandbox/server.py).
     sandbox_arguments(commands.add_parser("sandbox", help="serve the stand-in Spaces API"))
     _serve_args(commands.add_parser("serve", help="serve the GraphQL facade"))
     demo = commands.add_parser("demo", help="a sandbox and the facade together, with GraphiQL")
     demo.add_argument("--port", type=int, default=8080, help="the facade's port (8080)")
     demo.add_argument("--sandbox-port", type=int, default=8081, help="the sandbox's port (8081)")
     demo.add_argument("--latency-ms", type=float, default=0, help="sandbox latency per request")
+    demo.add_argument(
+        "--dialect",
+        choices=UPSTREAM_DIALECTS,
+        default="spaces",
+        help="the dialect the sandbox speaks and the facade fronts (spaces)",
+    )
     return parser
 
 
@@ -133,11 +150,21 @@ def _wait_ready(url: str, seconds: float = 20.0) -> bool:
 
 
 def demo(ns: argparse.Namespace) -> int:
-    """Start a sandbox subprocess and the facade; print where to go and what to paste."""
+    """Start a sandbox subprocess and the facade in one dialect; print where to go and what
+    to paste."""
+    from sandbox.config import SandboxConfig
+
+    # A namespace built by hand (tests) may lack the flag: the default dialect.
+    dialect: str = getattr(ns, "dialect", "spaces")
+    # The facade holds the sandbox's integration key (launch27; the other dialects have none).
+    api_key = SandboxConfig().api_key if dialect == "launch27" else ""
     sandbox_cmd = [
         sys.executable, "-m", "sandbox", "--port", str(ns.sandbox_port),
-        "--latency-ms", str(ns.latency_ms),
+        "--latency-ms", str(ns.latency_ms), "--dialect", dialect,
     ]  # fmt: skip
+    if api_key:
+        # Passed, not assumed: the facade and the sandbox hold the same key.
+        sandbox_cmd += ["--api-key", api_key]
     child = subprocess.Popen(sandbox_cmd)
     try:
         base = f"http://127.0.0.1:{ns.sandbox_port}"
@@ -148,22 +175,20 @@ def demo(ns: argparse.Namespace) -> int:
             {
                 "port": ns.port,
                 "upstream_url": base + "/api/v1",
+                "upstream_dialect": dialect,
+                "upstream_api_key": api_key or None,
                 "profile": "development",
                 "host": "127.0.0.1",
                 # The demo is watched by a person in a terminal.
                 "log_format": "text",
-                # Only the demo prefills GraphiQL's headers editor with a token.
-                "ide_default_headers": json.dumps({"Authorization": f"Bearer {DEMO_TOKEN}"}),
+                # Only the demo prefills GraphiQL's headers editor with a token (launch27's
+                # comes from the login mutation).
+                "ide_default_headers": ""
+                if dialect == "launch27"
+                else json.dumps({"Authorization": f"Bearer {DEMO_TOKEN}"}),
             }
         )
-        print(
-            "\n  spaces-graphql demo\n"
-            f"  GraphiQL:   http://127.0.0.1:{ns.port}/graphql\n"
-            f"  Header:     Authorization: Bearer {DEMO_TOKEN}   (or demo-bob)\n"
-            f"  Sandbox:    {base}/api/v1  (curl -u {DEMO_TOKEN}: {base}/api/v1/customers)\n"
-            f"  Try:\n{EXAMPLE_QUERY}\n",
-            flush=True,
-        )
+        print(_demo_banner(ns.port, base, dialect) + f"  Try:\n{EXAMPLE_QUERY}\n", flush=True)
         serve(settings)
         return 0
     finally:
@@ -172,6 +197,32 @@ def demo(ns: argparse.Namespace) -> int:
             child.wait(timeout=5)
         except subprocess.TimeoutExpired:
             child.kill()
+
+
+def _demo_banner(port: int, base: str, dialect: str) -> str:
+    lines = [
+        "",
+        f"  spaces-graphql demo (upstream dialect: {dialect})",
+        f"  GraphiQL:   http://127.0.0.1:{port}/graphql",
+    ]
+    if dialect == "launch27":
+        email, password = DEMO_LOGIN
+        lines += [
+            f'  Log in:     mutation {{ login(input: {{email: "{email}", password: "{password}"}})'
+            " { token userErrors { code message } } }",
+            "  Header:     Authorization: Bearer <the token>",
+            f"  Sandbox:    {base}/api/v1  (its start-up line names its X-API-Key)",
+        ]
+    else:
+        lines.append(f"  Header:     Authorization: Bearer {DEMO_TOKEN}   (or demo-bob)")
+        curl = f"curl -u {DEMO_TOKEN}: {base}/api/v1/customers"
+        if dialect == "spotcap":
+            curl = (
+                f"curl -H 'Authorization: {DEMO_TOKEN}' "
+                f"-H 'Accept: application/vnd.spaces+json; version=1' {base}/api/v1/customers"
+            )
+        lines.append(f"  Sandbox:    {base}/api/v1  ({curl})")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,7 +21,7 @@ from strawberry.types import ExecutionResult
 
 from graph.context import Caller, Context
 from resolvers.errors import ErrorCode, Unauthenticated
-from spaces_graphql.auth import token_from_headers
+from spaces_graphql.auth import anonymous_caller, optional_token
 from spaces_graphql.observability import request_id
 from spaces_graphql.pipeline import Code, Operation, Outcome, Pipeline, Refused, Transport
 from spaces_graphql.ratelimit import Decision
@@ -114,7 +114,9 @@ class GraphQLHTTP:
         if media is None:
             raise Refusal(406, f"accept {GRAPHQL_RESPONSE} or {JSON}", ErrorCode.NOT_ACCEPTABLE)
         try:
-            op.caller = Caller.from_token(token_from_headers(request.headers))
+            # No header: an anonymous caller, which the pipeline admits for `login` only.
+            token = optional_token(request.headers)
+            op.caller = anonymous_caller(op.client) if token is None else Caller.from_token(token)
         except Unauthenticated as exc:
             raise Refusal(401, exc.message, ErrorCode.UNAUTHENTICATED, _www_auth()) from None
         params = await self._params(request)

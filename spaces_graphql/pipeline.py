@@ -9,8 +9,11 @@ before any upstream call:
    directives, field repeats, introspection and suggestions in production,
    arguments), operation selection (several operations need
    ``operationName`` on every transport), variables and cost;
-4. the transport's operation types (GET: queries; HTTP: no subscriptions);
-5. the rate limit (:class:`~spaces_graphql.ratelimit.Admission`).
+4. the credential: an operation needs a token unless it is made only of
+   ``login`` (:func:`login_only`), which runs as the anonymous caller of its client
+   address whether or not a token came with it (``spaces_graphql/auth.py``);
+5. the transport's operation types (GET: queries; HTTP: no subscriptions);
+6. the rate limit (:class:`~spaces_graphql.ratelimit.Admission`).
 
 A refusal is one exception, :class:`Refused`, carrying a :class:`Code` and the
 GraphQL errors; each transport maps it (HTTP to a status and headers, the
@@ -36,13 +39,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from graphql import GraphQLError, OperationType
+from graphql import FieldNode, GraphQLError, OperationType
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.types import ExecutionResult
 
 from graph.context import Caller, Context
+from graph.mutation import LOGIN_REFUSED
 from resolvers.errors import ErrorCode
+from spaces_graphql.auth import MISSING_TOKEN, anonymous_caller, is_anonymous
 from spaces_graphql.observability import child_traceparent, log_operation
 from spaces_graphql.persisted import PersistedQueryError, Resolved
 from spaces_graphql.preflight import Prepared, RequestError
@@ -143,6 +148,7 @@ class Pipeline:
         try:
             resolved = await self._resolve(op)
             prepared = self._prepare(op, resolved.query)
+            self._credential_policy(op, prepared)
             if resolved.register is not None:
                 await self.rt.persisted.register(resolved.register, resolved.query)
             self._transport_policy(op, prepared)
@@ -194,6 +200,20 @@ class Pipeline:
         op.name = prepared.operation_name
         op.cost = prepared.cost
         return prepared
+
+    @staticmethod
+    def _credential_policy(op: Operation, prepared: Prepared) -> None:
+        """Only a login-only operation runs without a token; it always runs anonymous.
+
+        Anonymous, so that every login attempt is charged to its client address
+        (a token that came along proves nothing about the email and password).
+        """
+        if op.caller is None:
+            return
+        if login_only(prepared):
+            op.caller = anonymous_caller(op.client)
+        elif is_anonymous(op.caller):
+            raise Refused(Code.UNAUTHENTICATED, MISSING_TOKEN)
 
     def _transport_policy(self, op: Operation, prepared: Prepared) -> None:
         kind = prepared.operation_type
@@ -288,12 +308,22 @@ class Pipeline:
         """Record the outcome; an upstream 401 is charged to the client address. True on 401."""
         errors = result.errors or []
         unauthenticated = any(_code_of(e) == Code.UNAUTHENTICATED.value for e in errors)
+        refused_login = op.context is not None and op.context.memo.get(LOGIN_REFUSED)
+        if refused_login and self.settings.rate_limited and op.caller is not None:
+            # Wrong email or password: a userError for the caller, and for the rate limit
+            # what an upstream 401 is (the address pays: guessing runs dry).
+            await self.admission.refused_upstream(op.caller.key, op.client, max(1, op.cost))
         if unauthenticated:
             op.outcome = Outcome.UNAUTHENTICATED.value
             if self.settings.rate_limited and op.caller is not None:
                 await self.admission.refused_upstream(op.caller.key, op.client, max(1, op.cost))
             return True
-        if op.caller is not None and op.context is not None and op.context.upstream.requests:
+        if (
+            op.caller is not None
+            and op.context is not None
+            and op.context.upstream.requests
+            and not is_anonymous(op.caller)
+        ):
             # Only an upstream answer proves a token (``{ __typename }`` proves nothing).
             self.admission.proven(op.caller.key)
         if errors and op.outcome == Outcome.OK.value:
@@ -322,6 +352,20 @@ class Pipeline:
             cache_hits=getattr(ctx.upstream, "cache_hits", 0) if ctx else 0,
             caller=op.caller.key[:16] if op.caller else "",
         )
+
+
+def login_only(prepared: Prepared) -> bool:
+    """Whether the operation is a mutation selecting ``login`` (and ``__typename``) only.
+
+    Fragments at the root are not looked into: such an operation needs a token.
+    """
+    if prepared.operation_type is not OperationType.MUTATION:
+        return False
+    names = [
+        s.name.value if isinstance(s, FieldNode) else None
+        for s in prepared.operation.selection_set.selections
+    ]
+    return "login" in names and all(n in ("login", "__typename") for n in names)
 
 
 def _format(error: GraphQLError) -> dict[str, Any]:

@@ -17,13 +17,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from graph.config import GraphConfig
-from resolvers.config import UpstreamConfig
+from resolvers.config import UpstreamConfig, UpstreamDialect
 
 Profile = Literal["development", "production"]
 BatchIds = Literal["auto", "on", "off"]
 UpstreamEngineName = Literal["httpcore", "aiohttp"]
 LogFormat = Literal["json", "text"]
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+UPSTREAM_DIALECTS = ("spaces", "spotcap", "launch27")
 
 ENV_PREFIX = "SPACES_GRAPHQL_"
 
@@ -161,6 +162,15 @@ class Settings:
     upstream_cache_ttl_seconds: float = 600.0
     #: Seconds a cached body is used without revalidation; 0 always revalidates.
     upstream_cache_fresh_seconds: float = 0.0
+    # --- the upstream's dialect (resolvers/dialects/, docs/dialects.md) ---
+    #: How the upstream speaks: ``spaces`` (the Spaces API itself), ``spotcap`` or ``launch27``.
+    #: The GraphQL schema and answers are the same whichever it is.
+    upstream_dialect: UpstreamDialect = "spaces"
+    #: The integration credential the facade holds for the upstream (launch27's ``X-API-Key``);
+    #: never logged or printed.
+    upstream_api_key: str = field(default="", repr=False)
+    #: Seconds a credential's upstream time zone is remembered (launch27's local date-times).
+    upstream_zone_ttl_seconds: float = 300.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -295,6 +305,7 @@ def validate(s: Settings) -> None:
             f"upstream_engine must be httpcore or aiohttp, not {s.upstream_engine!r}"
         )
     _validate_resilience(s)
+    _validate_dialect(s)
     if not 0 <= s.compression_level <= 9:
         raise SettingsError("compression_level must be within 0..9 (0 or off: no compression)")
     if not 0 <= s.compression_min_bytes <= 100_000_000:
@@ -340,6 +351,27 @@ def _validate_ide_headers(s: Settings) -> None:
         isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
     ):
         raise SettingsError('ide_default_headers must be a JSON object of strings, e.g. {"A": "b"}')
+
+
+def _validate_dialect(s: Settings) -> None:
+    if s.upstream_dialect not in UPSTREAM_DIALECTS:
+        raise SettingsError(
+            f"upstream_dialect must be one of {', '.join(UPSTREAM_DIALECTS)}, "
+            f"not {s.upstream_dialect!r}"
+        )
+    key = s.upstream_api_key
+    # The key goes into a header as it is; the message never repeats it.
+    if key and (not key.isascii() or not key.isprintable() or key != key.strip()):
+        raise SettingsError(
+            "upstream_api_key must be printable ASCII, without spaces around (value not shown)"
+        )
+    if s.upstream_dialect == "launch27" and not key:
+        raise SettingsError(
+            "upstream_dialect launch27 needs upstream_api_key (SPACES_GRAPHQL_UPSTREAM_API_KEY): "
+            "the integration's X-API-Key"
+        )
+    if not 0 < s.upstream_zone_ttl_seconds <= 86_400:
+        raise SettingsError("upstream_zone_ttl_seconds must be within 0..86400 (exclusive of 0)")
 
 
 def _validate_resilience(s: Settings) -> None:

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -40,11 +41,16 @@ class DialectConfig:
     """What a dialect transport is given (from ``UpstreamConfig``)."""
 
     #: An integration credential the facade itself holds (launch27's ``X-API-Key``);
-    #: never logged.
-    api_key: str
+    #: never logged (nor in this object's repr).
+    api_key: str = field(repr=False)
     max_upstream_body_bytes: int
     #: Seconds a credential's upstream time zone is remembered (launch27).
     zone_ttl_seconds: float = 300.0
+    #: Credentials whose time zone is remembered at once (launch27; the oldest go first).
+    zone_cache_entries: int = 10_000
+    #: The upstream's base URL (``upstream_url``): what follows its path is the canonical
+    #: route (``customers/cus_1/subscriptions``); empty: found from the known segments.
+    base_url: str = ""
 
 
 class Dialect:
@@ -82,6 +88,16 @@ class DialectTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         await self.inner.aclose()
 
+    def canonical_event(self, account: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A REST Hook delivery (an event the upstream POSTed to ``/hooks/…``) made canonical.
+
+        Deliveries reach the facade without passing through this transport, so the live
+        events hub asks for them here. ``account`` is the caller key whose hook it is
+        (``graph.context.Caller.key``: the first 32 hex digits of the credential's
+        SHA-256). The default: unchanged (the wire event is already canonical).
+        """
+        return payload
+
 
 def credential_of(request: httpx.Request) -> str | None:
     """The caller's credential inside a canonical ``Authorization: Basic`` header."""
@@ -97,8 +113,13 @@ def credential_of(request: httpx.Request) -> str | None:
     return user or None
 
 
-async def read_bounded(response: httpx.Response, limit: int) -> bytes:
-    """The whole body of a wire answer, refused past ``limit`` bytes (never read whole)."""
+async def read_bounded(response: httpx.Response, limit: int, *, decoded: bool = False) -> bytes:
+    """The whole body of a wire answer, refused past ``limit`` bytes (never read whole).
+
+    ``decoded``: with ``Content-Encoding`` undone. A dialect that rewrites a body must
+    read it so (the raw bytes of a compressed answer are not JSON); ``limit`` then
+    bounds the decoded size, as the client's own reads do (``resolvers/transfer.exchange``).
+    """
     declared = response.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         await response.aclose()
@@ -106,7 +127,7 @@ async def read_bounded(response: httpx.Response, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in response.aiter_bytes() if decoded else response.aiter_raw():
             size += len(chunk)
             if size > limit:
                 raise BodyTooLarge(f"the upstream answered with more than {limit} bytes")
@@ -114,6 +135,11 @@ async def read_bounded(response: httpx.Response, limit: int) -> bytes:
     finally:
         await response.aclose()
     return b"".join(chunks)
+
+
+async def read_decoded(response: httpx.Response, limit: int) -> bytes:
+    """:func:`read_bounded` with ``Content-Encoding`` undone."""
+    return await read_bounded(response, limit, decoded=True)
 
 
 def canonical(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from resolvers.errors import MalformedPayload
@@ -44,8 +44,13 @@ class Subscriber:
 class EventHub:
     """Subscribers of this process, by account key (a hash of the token)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, translate: Callable[[str, Mapping[str, Any]], Mapping[str, Any]] | None = None
+    ) -> None:
         self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
+        #: The upstream dialect's translation of a delivery (``DialectTransport.canonical_event``:
+        #: launch27's local date-times); None: deliveries are canonical already.
+        self.translate = translate
 
     def add(self, subscriber: Subscriber) -> None:
         self._subscribers[subscriber.account].add(subscriber)
@@ -67,6 +72,8 @@ class EventHub:
         group = self._subscribers.get(account)
         if not group:
             return 0
+        if self.translate is not None:
+            payload = self.translate(account, payload)
         try:
             event = parse_event(payload)
         except MalformedPayload as exc:

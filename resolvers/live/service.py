@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from resolvers.client import SpacesClient
+from resolvers.dialects.base import DialectTransport
 from resolvers.errors import UpstreamUnavailable
 from resolvers.live.bus import Bus, LocalBus, RedisBus
 from resolvers.live.hub import EventHub, Subscriber
@@ -68,7 +69,9 @@ class LiveEvents:
         else:
             self.bus = LocalBus()
             store = MemoryStore(state_path)
-        self.hub = EventHub()
+        wire = client.wire
+        # A dialect transport translates deliveries too (launch27: local date-times).
+        self.hub = EventHub(wire.canonical_event if isinstance(wire, DialectTransport) else None)
         self.registry = HookRegistry(
             client, self.bus, store, hooks_base, state_key=state_key, lease_seconds=lease_seconds
         )
