@@ -33,7 +33,7 @@ _SECRET = re.compile(r"^[\x21-\x7e]{1,256}$")
 _KEY_ERROR = re.compile(r"\bapi[ _-]?key\b", re.IGNORECASE)
 #: A time-valued query parameter: a timestamp field, bare or with an operator
 #: (``created``, ``created[gte]``).
-_TIME_PARAM = re.compile(r"^(created|date_range_start|date_range_end)(\[[a-z]+\])?$")
+_TIME_PARAM = re.compile(rf"^({'|'.join(sorted(TIMESTAMP_FIELDS))})(\[[a-z]+\])?$")
 
 
 # --- the opaque credential ----------------------------------------------------------
