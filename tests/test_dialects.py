@@ -477,3 +477,31 @@ async def test_the_integration_key_is_never_logged(caplog: pytest.LogCaptureFixt
         # It did go upstream, on every request.
         assert {c.headers.get("x-api-key") for c in f.h.upstream.calls} == {key}
     assert caplog.records and key not in caplog.text
+
+
+# --- resilience ------------------------------------------------------------------------
+
+
+@dialects
+async def test_retries_breakers_and_isolation_hold_in_every_dialect(name: str) -> None:
+    """Sandbox faults answer in the dialect's own error envelope; above the translation
+    the client retries, opens one token's breaker and leaves the other token alone."""
+    fast = {"upstream_retry_base_seconds": 0.001, "upstream_retry_cap_seconds": 0.002}
+    async with facade(name, upstream_retries=1, **fast) as f:
+        await f.data("{ customers(first: 1) { nodes { customerId } } }")  # logged in, zone known
+        await f.h.sandbox.post("/_sandbox/faults", json={
+            "route": "GET /api/v1/customers", "kind": "status", "status": 503, "count": 1})  # fmt: skip
+        before = f.calls
+        data = await f.data("{ customers(first: 1) { nodes { customerId } } }")
+        assert len(data["customers"]["nodes"]) == 1
+        assert f.calls - before == 2  # the 503, then its retry
+    async with facade(name, upstream_retries=0) as f:
+        await f.token(ALICE), await f.token(BOB)
+        await f.h.sandbox.post("/_sandbox/faults", json={
+            "prefix": "/api/v1/", "kind": "status", "status": 502, "token": ALICE})  # fmt: skip
+        codes = []
+        for _ in range(7):
+            alice = await f.query("{ viewer { name } }", account=ALICE)
+            codes.append(alice["errors"][0]["extensions"]["code"])
+            assert (await f.data("{ viewer { name } }", account=BOB))["viewer"]["name"]
+        assert codes == ["UPSTREAM_ERROR"] * 5 + ["UPSTREAM_UNAVAILABLE"] * 2, codes
