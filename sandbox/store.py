@@ -10,12 +10,13 @@ which keeps each write (and its event) atomic with respect to concurrent request
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from sandbox.errors import ApiError
 from sandbox.model import Json
@@ -68,8 +69,9 @@ def row(
 
 
 def dumps(obj: Any) -> str:
-    """Compact JSON, the form stored and served."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON, the form stored and served (orjson: the same bytes as the standard
+    library's compact form for these payloads, at a fraction of the CPU)."""
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ class Store:
                 "SELECT body FROM objects WHERE account=? AND kind='account' AND id=?",
                 (token, token),
             ).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else dict(orjson.loads(row[0]))
 
     def account_by_email(self, email: str) -> tuple[str, Json] | None:
         """The access token and account whose e-mail is ``email`` (case-insensitive)."""
@@ -137,7 +139,7 @@ class Store:
                 "SELECT id, body FROM objects WHERE kind='account' ORDER BY seq"
             ).fetchall()
         for token, body in rows:
-            account = dict(json.loads(body))
+            account = dict(orjson.loads(body))
             if str(account.get("email", "")).lower() == email.lower():
                 return str(token), account
         return None
@@ -151,7 +153,7 @@ class Store:
             args.append(customer)
         with self._lock:
             row = self._conn.execute(sql, args).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else dict(orjson.loads(row[0]))
 
     def get(self, account: str, kind: str, id: str, customer: str | None = None) -> Json | None:
         """One object with its embedded objects, or None when the account has no such one."""
@@ -271,12 +273,12 @@ class Store:
     def _space(self, space_id: int) -> Json:
         if not self._spaces:
             for sid, body in self._conn.execute("SELECT num, body FROM objects WHERE kind='space'"):
-                self._spaces[int(sid)] = json.loads(body)
+                self._spaces[int(sid)] = orjson.loads(body)
         return self._spaces[space_id]
 
     def _assemble(self, account: str, kind: str, rows: Sequence[Sequence[Any]]) -> list[Json]:
         """Bodies of ``rows`` (COLUMNS order) with their embedded objects joined in."""
-        bodies: list[Json] = [json.loads(r[9]) for r in rows]
+        bodies: list[Json] = [orjson.loads(r[9]) for r in rows]
         if kind in ("customer", "captured_email"):
             for row, body in zip(rows, bodies, strict=True):
                 body["space"] = self._space(row[4])
