@@ -16,8 +16,10 @@ using graphql-core's change finders, and applies the policy:
 - **dangerous** changes (an enum value or union member added, an optional argument, a default
   value changed, ...) are printed as warnings and never fail.
 
-No tag: the reason is printed and the check passes, except under ``CI=true`` (a CI clone of
-this repository carries its tags): there, having nothing to compare with is a failure. Git and
+Each release also leaves its schema in the repository, ``docs/releases/schema-vX.Y.Z.graphql``
+(a test checks it equals the tag's): a checkout without tags (an export, a shallow or
+re-created history) compares with the newest of those instead. Neither: the reason is printed
+and the check passes, except under ``CI=true``, where having nothing to compare with is a failure. Git and
 graphql-core only; no network. The logic is :func:`check` (SDL, SDL, changelog text ->
 :class:`Report`), which ``tests/test_schema_check.py`` exercises with small schemas.
 """
@@ -309,6 +311,25 @@ def release_tag(repo: Path) -> str | None:
     return (out.strip() or None) if out is not None else None
 
 
+RELEASES = Path("docs/releases")
+_SNAPSHOT = re.compile(r"^schema-(v\d+(?:\.\d+)*)\.graphql$")
+
+
+def released_snapshot(repo: Path) -> tuple[str, Path] | None:
+    """The newest release's schema kept in the repository: (its tag name, its file)."""
+    folder = repo / RELEASES
+    found: list[tuple[tuple[int, ...], str, Path]] = []
+    for path in folder.glob("schema-v*.graphql") if folder.is_dir() else []:
+        match = _SNAPSHOT.match(path.name)
+        if match:
+            version = tuple(int(n) for n in match.group(1)[1:].split("."))
+            found.append((version, match.group(1), path))
+    if not found:
+        return None
+    _, name, path = max(found)
+    return name, path
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the check on a checkout; 0 when the schema may ship, 1 otherwise."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -318,18 +339,25 @@ def main(argv: list[str] | None = None) -> int:
     repo: Path = args.repo
     in_ci = os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
     tag = args.tag or release_tag(repo)
-    if tag is None:
+    snapshot = released_snapshot(repo) if tag is None else None
+    if tag is None and snapshot is None:
         reason = "no release tag to compare with (no v* tag reachable from HEAD)"
         if in_ci:
             print(f"schema-check: FAIL: {reason}; CI needs one (git clone carries tags)")
             return 1
         print(f"schema-check: skipped: {reason}")
         return 0
-    old_sdl = _git(repo, "show", f"{tag}:{SCHEMA}")
-    if old_sdl is None:
-        print(f"schema-check: FAIL: {tag} has no {SCHEMA} (git show {tag}:{SCHEMA})")
-        return 1
-    sha = (_git(repo, "rev-parse", "--short", f"{tag}^{{commit}}") or "?").strip()
+    if snapshot is not None:
+        tag, path = snapshot
+        old_sdl: str | None = path.read_text(encoding="utf-8")
+        sha = f"no tag here: {RELEASES / path.name}"
+    else:
+        assert tag is not None
+        old_sdl = _git(repo, "show", f"{tag}:{SCHEMA}")
+        if old_sdl is None:
+            print(f"schema-check: FAIL: {tag} has no {SCHEMA} (git show {tag}:{SCHEMA})")
+            return 1
+        sha = (_git(repo, "rev-parse", "--short", f"{tag}^{{commit}}") or "?").strip()
     new_sdl = (repo / SCHEMA).read_text(encoding="utf-8")
     changelog_path = repo / CHANGELOG
     changelog = changelog_path.read_text(encoding="utf-8") if changelog_path.exists() else ""

@@ -286,6 +286,37 @@ def test_main_compares_the_working_tree_with_the_tag(
 
 
 def test_this_repository_against_its_last_release_tag(capsys: pytest.CaptureFixture[str]) -> None:
-    if sc.release_tag(ROOT) is None and os.environ.get("CI", "").lower() != "true":
+    nothing = sc.release_tag(ROOT) is None and sc.released_snapshot(ROOT) is None
+    if nothing and os.environ.get("CI", "").lower() != "true":
         pytest.skip("no v* release tag in this checkout (git clone carries them)")
     assert sc.main(["--repo", str(ROOT)]) == 0, capsys.readouterr().out
+
+
+def test_the_kept_release_schema_is_the_tags() -> None:
+    """docs/releases/ keeps each release's schema for checkouts without tags; it must be
+    exactly what the tag holds, and the newest one must be the newest tag."""
+    snapshot = sc.released_snapshot(ROOT)
+    assert snapshot is not None, "docs/releases/schema-v*.graphql is missing"
+    name, path = snapshot
+    tag = sc.release_tag(ROOT)
+    if tag is None:
+        pytest.skip("no v* tag in this checkout: nothing to compare the kept schema with")
+    assert name == tag
+    assert path.read_text(encoding="utf-8") == sc._git(ROOT, "show", f"{tag}:schema.graphql")
+
+
+def test_main_without_a_tag_compares_with_the_kept_release_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _repo(tmp_path, tag=False)
+    releases = repo / "docs" / "releases"
+    releases.mkdir(parents=True)
+    (releases / "schema-v0.1.0.graphql").write_text(
+        (repo / "schema.graphql").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (releases / "schema-v0.0.9.graphql").write_text("type Query { old: Int }\n", encoding="utf-8")
+    (repo / "schema.graphql").write_text(_edit(("  f: Int\n", "  f: String\n")), encoding="utf-8")
+    monkeypatch.setenv("CI", "true")
+    assert sc.main(["--repo", str(repo)]) == 1
+    out = capsys.readouterr().out
+    assert "against v0.1.0" in out and "breaking change not declared: Query.f" in out
