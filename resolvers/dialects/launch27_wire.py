@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -79,23 +80,27 @@ def open_token(token: str) -> tuple[str, str] | None:
 # --- payloads -------------------------------------------------------------------------
 
 
+def _convert_times(value: Any, convert: Callable[[Any], Any]) -> None:
+    """Every timestamp field at any depth of ``value`` replaced by ``convert(it)``, in place."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in TIMESTAMP_FIELDS and not isinstance(item, dict | list):
+                value[key] = convert(item)
+            elif isinstance(item, dict | list):
+                _convert_times(item, convert)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict | list):
+                _convert_times(item, convert)
+
+
 def to_canonical(value: Any, tz: ZoneInfo) -> None:
     """Every local date-time in ``value`` (a decoded payload) -> Unix seconds, in place.
 
     A value that does not parse is left as it is: the record parser refuses it
     (``UPSTREAM_ERROR`` on the field that needed it), as for any malformed payload.
     """
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, str):
-                if key in TIMESTAMP_FIELDS:
-                    value[key] = _unix(item, tz)
-            elif isinstance(item, dict | list):
-                to_canonical(item, tz)
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict | list):
-                to_canonical(item, tz)
+    _convert_times(value, lambda item: _unix(item, tz) if isinstance(item, str) else item)
 
 
 def _unix(local: str, tz: ZoneInfo) -> int | str:
@@ -107,16 +112,10 @@ def _unix(local: str, tz: ZoneInfo) -> int | str:
 
 def to_wire(value: Any, tz: ZoneInfo) -> None:
     """Every Unix-seconds timestamp field in ``value`` -> a local date-time, in place."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key in TIMESTAMP_FIELDS and isinstance(item, int) and not isinstance(item, bool):
-                value[key] = _local(item, tz)
-            elif isinstance(item, dict | list):
-                to_wire(item, tz)
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict | list):
-                to_wire(item, tz)
+    _convert_times(
+        value,
+        lambda item: _local(item, tz) if type(item) is int else item,
+    )
 
 
 def _local(seconds: int, tz: ZoneInfo) -> str | int:
