@@ -22,6 +22,7 @@ answering is a ``NetworkError``/``RemoteProtocolError``, refused is ``ConnectErr
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator, Iterator
 from enum import StrEnum
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 import aiohttp
 import httpx
 import yarl
+from httpx._urlparse import ParseResult
 from httpx_aiohttp import AiohttpTransport
 
 from resolvers.config import UpstreamConfig
@@ -176,11 +178,42 @@ class UpstreamClient(httpx.AsyncClient):
       its own calls, by route).
 
     A caller asking for auth, redirects or event hooks gets httpx's full ``send``.
+
+    ``build_request`` skips httpx's URL parser (~40 of a request's ~100 µs there) for
+    the absolute URLs the facade builds itself (:class:`PlainURLs`), and the merging of
+    parameters, cookies and a base URL that such a request never needs.
     """
 
     def __init__(self, *, transport: httpx.AsyncBaseTransport, **kwargs: Any) -> None:
         super().__init__(transport=transport, **kwargs)
         self._engine = transport
+        self._urls = PlainURLs.of(self.base_url)
+
+    def build_request(
+        self,
+        method: str,
+        url: httpx.URL | str,
+        *,
+        json: Any = None,
+        headers: Any = None,
+        **kwargs: Any,
+    ) -> httpx.Request:
+        """httpx's ``build_request``, shorter for a plain absolute URL and nothing else."""
+        parsed = None
+        if not kwargs and not self.cookies and isinstance(url, str) and self._urls is not None:
+            parsed = self._urls.parse(url)
+        if parsed is None:
+            return super().build_request(method, url, json=json, headers=headers, **kwargs)
+        merged = self.headers.copy()
+        if headers:
+            merged.update(headers)
+        return httpx.Request(
+            method, parsed, json=json, headers=merged, extensions={"timeout": self._timeouts}
+        )
+
+    @property
+    def _timeouts(self) -> dict[str, float | None]:
+        return self.timeout.as_dict()
 
     async def send(
         self,
@@ -216,6 +249,49 @@ class UpstreamClient(httpx.AsyncClient):
                 await response.aclose()
                 raise
         return response
+
+
+#: A path and query as the facade writes them: unreserved and sub-delimiter characters,
+#: ``:@/?``, and well-formed percent escapes; httpx's parser leaves such text as it is.
+_PLAIN = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
+
+
+class PlainURLs:
+    """Absolute URLs under one origin, made without httpx's parser when that changes nothing.
+
+    httpx's parser checks every character, quotes what needs quoting and removes dot
+    segments; a URL of the origin whose path and query are already plain (``_PLAIN``,
+    no ``/.``, no fragment) comes out of it unchanged, so it is assembled from its parts.
+    Anything else goes through the parser. The shortcut is checked against the parser
+    when it is made and, in the tests, on every kind of URL the facade writes.
+    """
+
+    def __init__(self, origin: str, parts: ParseResult) -> None:
+        self.origin = origin
+        self.parts = parts
+
+    @classmethod
+    def of(cls, base: httpx.URL) -> PlainURLs | None:
+        """The shortcut for ``base``'s origin, or ``None`` when it would not be exact."""
+        if not base.is_absolute_url or base.fragment or base.userinfo:
+            return None
+        urls = cls(f"{base.scheme}://{base.netloc.decode('ascii')}", base._uri_reference)
+        probe = urls.origin + "/api/v1/customers?limit=5&starting_after=cus_1"
+        return urls if urls.parse(probe) == httpx.URL(probe) else None
+
+    def parse(self, url: str) -> httpx.URL | None:
+        """``url`` as ``httpx.URL(url)`` would make it; ``None`` when it is not plain."""
+        if not url.startswith(self.origin):
+            return None
+        rest = url[len(self.origin) :]
+        if not rest.startswith("/") or "/." in rest or not _PLAIN.fullmatch(rest):
+            return None
+        path, question, query = rest.partition("?")
+        parsed = httpx.URL.__new__(httpx.URL)
+        parsed._uri_reference = self.parts._replace(
+            path=path, query=query if question else None, fragment=None
+        )
+        return parsed
 
 
 def network_transport(config: UpstreamConfig) -> httpx.AsyncBaseTransport:

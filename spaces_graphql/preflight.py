@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
@@ -103,6 +104,21 @@ Checked = tuple[DocumentNode | None, tuple[GraphQLError, ...]]
 #: list they keep): measured with tracemalloc at 113-117 on dense and typical queries.
 AST_BYTES_PER_TEXT_BYTE = 128
 _ENTRY_OVERHEAD = 512
+#: Verdicts (coerced variables, arguments checked, cost) kept per cached document, and the
+#: largest variables (as JSON) whose verdict is kept: clients repeat a few small variable
+#: sets, and each verdict is charged to its document, so eviction drops them together.
+VERDICTS_PER_DOCUMENT = 8
+VERDICT_VARIABLES_BYTES = 512
+
+#: What a verdict is keyed by within its document: the operation's name, the variables.
+VerdictKey = tuple[str | None, bytes]
+
+
+@dataclass(slots=True)
+class _Entry:
+    checked: Checked
+    charged: int
+    verdicts: dict[VerdictKey, Prepared] = field(default_factory=dict)
 
 
 class DocumentCache:
@@ -117,7 +133,7 @@ class DocumentCache:
         self.entry_bytes = entry_bytes
         self.total_bytes = total_bytes
         self.bytes = 0
-        self._entries: OrderedDict[str, tuple[Checked, int]] = OrderedDict()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -128,7 +144,18 @@ class DocumentCache:
         if entry is None:
             return None
         self._entries.move_to_end(query)
-        return entry[0]
+        return entry.checked
+
+    def verdict(self, query: str, key: VerdictKey) -> Prepared | None:
+        """The verdict remembered for ``query`` run with ``key``, if any."""
+        entry = self._entries.get(query)
+        return None if entry is None else entry.verdicts.get(key)
+
+    def remember(self, query: str, key: VerdictKey, prepared: Prepared) -> None:
+        """Keep ``prepared`` with its (cached) document, at most a few per document."""
+        entry = self._entries.get(query)
+        if entry is not None and len(entry.verdicts) < VERDICTS_PER_DOCUMENT:
+            entry.verdicts[key] = prepared
 
     def put(self, query: str, checked: Checked) -> None:
         """Remember ``checked`` unless the text is too large; evict down to the budget."""
@@ -138,14 +165,19 @@ class DocumentCache:
         size = len(query.encode())
         if size > self.entry_bytes or query in self._entries:
             return
-        charged = size * (AST_BYTES_PER_TEXT_BYTE + 1) + _ENTRY_OVERHEAD
+        # Each entry is also charged for the verdicts it may hold (small variables each).
+        charged = (
+            size * (AST_BYTES_PER_TEXT_BYTE + 1)
+            + _ENTRY_OVERHEAD
+            + VERDICTS_PER_DOCUMENT * (VERDICT_VARIABLES_BYTES + _ENTRY_OVERHEAD)
+        )
         if charged > self.total_bytes:
             return
-        self._entries[query] = (checked, charged)
+        self._entries[query] = _Entry(checked, charged)
         self.bytes += charged
         while self.bytes > self.total_bytes:
-            _, (_, freed) = self._entries.popitem(last=False)
-            self.bytes -= freed
+            _, evicted = self._entries.popitem(last=False)
+            self.bytes -= evicted.charged
 
 
 # --- the pipeline -------------------------------------------------------------------
@@ -249,9 +281,17 @@ class Preflight:
     def prepare(
         self, query: str, variables: Mapping[str, Any] | None, operation_name: str | None
     ) -> Prepared:
-        """Run the whole pre-flight; raises :class:`RequestError` on the first failing step."""
+        """Run the whole pre-flight; raises :class:`RequestError` on the first failing step.
+
+        A document run again with the same small variables and operation name gets the
+        verdict it got before (coercion, the argument checks and the cost are pure
+        functions of those), without walking it again; refusals are not remembered.
+        """
         visited_before = self.nodes_visited
         document = self.document(query)
+        key = _verdict_key(operation_name, variables)
+        if key is not None and (known := self.cache.verdict(query, key)) is not None:
+            return known
         operation = _select(document, operation_name)
         coerced = get_variable_values(
             self.schema,
@@ -286,7 +326,7 @@ class Preflight:
                 ],
                 ErrorCode.QUERY_TOO_COMPLEX,
             )
-        return Prepared(
+        prepared = Prepared(
             document=document,
             operation=operation,
             operation_type=operation.operation,
@@ -295,6 +335,20 @@ class Preflight:
             cost=cost,
             work=self.nodes_visited - visited_before,
         )
+        if key is not None:
+            self.cache.remember(query, key, replace(prepared, work=0))
+        return prepared
+
+
+def _verdict_key(name: str | None, variables: Mapping[str, Any] | None) -> VerdictKey | None:
+    """``variables`` as canonical JSON with ``name``; ``None`` when too large to keep."""
+    if not variables:
+        return name, b""
+    try:
+        raw = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+    return (name, raw) if len(raw) <= VERDICT_VARIABLES_BYTES else None
 
 
 def _locs(error: GraphQLError) -> list[dict[str, int]]:

@@ -331,3 +331,63 @@ async def test_the_upstream_client_keeps_httpx_semantics_where_asked() -> None:
     await http.aclose()
     with pytest.raises(RuntimeError, match="closed"):
         await http.get("http://up/z")
+
+
+# --- URLs built without httpx's parser ------------------------------------------------
+
+_ALPHABET = "Aa0-._~!$&'()*+,;=:@/?%2Fzé #\\\"<>[]{}|^`\t"
+
+
+def test_plain_urls_are_exactly_what_httpx_parses() -> None:
+    import random
+
+    from resolvers.engine import PlainURLs
+
+    urls = PlainURLs.of(httpx.URL("http://127.0.0.1:9999/api/v1/"))
+    assert urls is not None
+    rng = random.Random(16)
+    shortcut = 0
+    for _ in range(20000):
+        rest = "/" + "".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 12)))
+        parsed = urls.parse(urls.origin + rest)
+        if parsed is None:
+            continue
+        shortcut += 1
+        expected = httpx.URL(urls.origin + rest)
+        assert (parsed, str(parsed), parsed.raw_path) == (
+            expected,
+            str(expected),
+            expected.raw_path,
+        )
+    assert shortcut > 2000  # the alphabet reaches the shortcut often, and its refusals too
+    # Dot segments, fragments, another origin: httpx's parser decides.
+    for other in ("/api/v1/../x", "/api/./x", "/x#frag", "/x y"):
+        assert urls.parse(urls.origin + other) is None
+    assert urls.parse("http://127.0.0.1:9998/api/v1/x") is None
+
+
+def test_a_base_url_with_credentials_takes_no_shortcut() -> None:
+    from resolvers.engine import PlainURLs
+
+    assert PlainURLs.of(httpx.URL("http://u:p@127.0.0.1:9999/")) is None
+    assert PlainURLs.of(httpx.URL("/relative/")) is None
+
+
+def test_the_upstream_client_builds_requests_as_httpx_does() -> None:
+    client = UpstreamClient(
+        transport=httpx.MockTransport(lambda r: httpx.Response(200)),
+        base_url="http://127.0.0.1:9999/api/v1/",
+        headers={"user-agent": "spaces-graphql"},
+        timeout=5,
+    )
+    url = "http://127.0.0.1:9999/api/v1/invoices?customer=cus_1&subscription=s%2F1&limit=5"
+    for method, body in (("GET", None), ("POST", {"name": "Ada"})):
+        ours = client.build_request(method, url, json=body, headers={"authorization": "Bearer t"})
+        theirs = httpx.AsyncClient.build_request(
+            client, method, url, json=body, headers={"authorization": "Bearer t"}
+        )
+        assert ours.url == theirs.url and ours.headers.raw == theirs.headers.raw
+        assert ours.extensions == theirs.extensions and ours.read() == theirs.read()
+    # Anything else (relative URLs, params, cookies) is httpx's own build_request.
+    relative = client.build_request("GET", "customers", params={"limit": 5})
+    assert str(relative.url) == "http://127.0.0.1:9999/api/v1/customers?limit=5"
