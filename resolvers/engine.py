@@ -162,6 +162,12 @@ class AiohttpEngine(AiohttpTransport):
             self._session = None
 
 
+#: ``build_request``'s other arguments, which the shortcut leaves unset.
+_UNSET_ARGUMENTS = frozenset(
+    ("content", "data", "files", "params", "cookies", "timeout", "extensions")
+)
+
+
 class UpstreamClient(httpx.AsyncClient):
     """``httpx.AsyncClient`` whose ``send`` hands the request straight to its transport.
 
@@ -200,7 +206,12 @@ class UpstreamClient(httpx.AsyncClient):
     ) -> httpx.Request:
         """httpx's ``build_request``, shorter for a plain absolute URL and nothing else."""
         parsed = None
-        if not kwargs and not self.cookies and isinstance(url, str) and self._urls is not None:
+        # ``stream()`` passes every argument, most of them unset.
+        plain = (
+            all(v is None or v is httpx.USE_CLIENT_DEFAULT for v in kwargs.values())
+            and kwargs.keys() <= _UNSET_ARGUMENTS
+        )
+        if plain and not self.cookies and isinstance(url, str) and self._urls is not None:
             parsed = self._urls.parse(url)
         if parsed is None:
             return super().build_request(method, url, json=json, headers=headers, **kwargs)

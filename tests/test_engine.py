@@ -391,3 +391,25 @@ def test_the_upstream_client_builds_requests_as_httpx_does() -> None:
     # Anything else (relative URLs, params, cookies) is httpx's own build_request.
     relative = client.build_request("GET", "customers", params={"limit": 5})
     assert str(relative.url) == "http://127.0.0.1:9999/api/v1/customers?limit=5"
+
+
+def test_streamed_requests_take_the_shortcut(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = UpstreamClient(
+        transport=httpx.MockTransport(lambda r: httpx.Response(200)),
+        base_url="http://127.0.0.1:9999/api/v1/",
+    )
+    calls: list[str] = []
+    parse = client._urls.parse  # type: ignore[union-attr]
+
+    def recorded(url: str) -> httpx.URL | None:
+        calls.append(url)
+        return parse(url)
+
+    monkeypatch.setattr(client._urls, "parse", recorded)
+
+    async def go() -> None:
+        async with client.stream("GET", "http://127.0.0.1:9999/api/v1/customers?limit=5") as r:
+            assert r.status_code == 200
+
+    asyncio.run(go())
+    assert calls == ["http://127.0.0.1:9999/api/v1/customers?limit=5"]
