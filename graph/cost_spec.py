@@ -59,6 +59,8 @@ class PriceKind(enum.Enum):
     CONNECTION = "connection"
     NODE = "node"
     NODES = "nodes"
+    #: Federation's ``_entities(representations:)``: priced as ``nodes`` of those objects.
+    ENTITIES = "entities"
     WRITE = "write"
 
 

@@ -15,13 +15,19 @@ from collections.abc import Iterator
 
 from strawberry.extensions import SchemaExtension
 
-from resolvers.resilience import operation_scope
+from resolvers.resilience import current_scope, operation_scope
 
 
 class UpstreamScope(SchemaExtension):
     """Runs execution (not parsing or validation) inside an operation scope."""
 
     def on_execute(self) -> Iterator[None]:
+        if current_scope() is not None:
+            # Incremental delivery opened the operation's scope around the whole answer:
+            # Strawberry's execute hook ends with the first payload, and work started
+            # early for later ones must outlive it.
+            yield
+            return
         # Schemas executed without the app's context (tests) get no deadline.
         config = getattr(self.execution_context.context, "config", None)
         seconds = getattr(config, "operation_deadline_seconds", None)

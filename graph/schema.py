@@ -8,16 +8,19 @@ Strawberry parses and validates as usual.
 
 The schema is built by :func:`build_schema` (cached per variant by
 :func:`schema_for`); ``spaces_graphql.app.create_app`` takes it as an argument.
+``federation="2.9"`` builds it as an Apollo Federation subgraph instead
+(:class:`FederationSchema`, ``graph/federation.py``); the plain schema is the same
+whether or not a subgraph was built in the process.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, experimental_execute_incrementally
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -28,6 +31,7 @@ from graph.customer import Customer
 from graph.event import Event
 from graph.executor import LeanExecutionContext
 from graph.fast_paths import streamline
+from graph.federation import Subgraph
 from graph.invoice import Invoice
 from graph.mutation import Mutation
 from graph.operation_scope import UpstreamScope
@@ -84,7 +88,18 @@ class PlainEventExecution(_PerEventContext):
 
 
 class Schema(strawberry.Schema):
-    """Logs only what is a bug: expected errors are the client's answer, not noise."""
+    """Logs only what is a bug: expected errors are the client's answer, not noise.
+
+    Incremental delivery starts deferred and streamed work early (graphql-core's
+    ``enable_early_execution``): the items of a ``@stream`` list then load together,
+    so their nested lists cost one batched wave, not one wave per item.
+    """
+
+    def _get_execute_function(self) -> Callable[..., Any]:
+        execute = super()._get_execute_function()
+        if execute is experimental_execute_incrementally:
+            return functools.partial(execute, enable_early_execution=True)
+        return execute
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -94,21 +109,37 @@ class Schema(strawberry.Schema):
             super().process_errors(unexpected, execution_context)
 
 
-def build_schema(*, short_paths: bool = True) -> Schema:
+class FederationSchema(Schema, Subgraph):
+    """The facade's schema as an Apollo Federation v2 subgraph (``graph/federation.py``)."""
+
+
+#: The types every schema has beyond those its roots reach; in a subgraph, its entities.
+NODE_CLASSES = (Space, Customer, Subscription, Invoice, CapturedEmail, Event, Webhook,
+                ResourceSubscription)  # fmt: skip
+
+
+def build_schema(*, short_paths: bool = True, federation: str | None = None) -> Schema:
     """Build the facade's schema (the same for every profile).
 
     ``short_paths`` installs the direct resolvers (``graph/fast_paths.py``) and the
     lean execution context (``graph/executor.py``). They lean on Strawberry's and
     graphql-core's internals (pinned to the tested minor versions in pyproject.toml);
     ``SPACES_GRAPHQL_SHORT_PATHS=false`` runs without them, answers unchanged.
+    ``federation`` (a version such as ``"2.9"``) builds the Apollo Federation subgraph
+    of the same roots, config and extensions instead (``docs/federation.md``).
     """
-    built = Schema(
+    subgraph: dict[str, Any] = (
+        {} if federation is None else {"federation_version": federation, "entities": NODE_CLASSES}
+    )
+    kind = Schema if federation is None else FederationSchema
+    built = kind(
+        **subgraph,
         query=Query,
         mutation=Mutation,
         subscription=SubscriptionRoot,
-        types=[Space, Customer, Subscription, Invoice, CapturedEmail, Event, Webhook,
-               ResourceSubscription],
-        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        types=NODE_CLASSES,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP,
+                                enable_experimental_incremental_execution=True),  # @defer, @stream
         execution_context_class=EventExecution if short_paths else PlainEventExecution,
         extensions=[
             PreparedDocument,  # the pipeline's document: parsed and validated once, there
@@ -124,13 +155,23 @@ def build_schema(*, short_paths: bool = True) -> Schema:
     return built
 
 
-@functools.cache
-def schema_for(short_paths: bool = True) -> Schema:
+def schema_for(short_paths: bool = True, federation: str | None = None) -> Schema:
     """The schema with or without the short paths, built once per process for each.
 
-    What ``create_app`` serves unless it is given a schema (``Settings.short_paths``).
+    What ``create_app`` serves unless it is given a schema (``Settings.short_paths``;
+    ``federation``: the subgraph of that federation version, ``Settings.federation``).
     """
-    return build_schema(short_paths=short_paths)
+    # One cache key per variant, however the arguments were spelled.
+    return _built(bool(short_paths), federation)
+
+
+@functools.cache
+def _built(short_paths: bool, federation: str | None) -> Schema:
+    return build_schema(short_paths=short_paths, federation=federation)
+
+
+#: How many variants are built (``functools.cache``'s statistics, as before the wrapper).
+schema_for.cache_info = _built.cache_info  # type: ignore[attr-defined]
 
 
 def __getattr__(name: str) -> Schema:

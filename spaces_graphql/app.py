@@ -239,13 +239,15 @@ def create_app(
     """The facade as an ASGI app.
 
     ``schema`` is what it executes (by default ``graph.schema.schema_for``, with or
-    without the short paths as ``settings.short_paths`` says). ``transport`` lets
+    without the short paths as ``settings.short_paths`` says, and as the Apollo
+    Federation subgraph when ``settings.federation``). ``transport`` lets
     tests route upstream calls in-process; ``resolve_host`` lets them answer REST
     Hook target names without DNS. The lifespan opens the runtime
     (:meth:`Runtime.open`) and closes it; ``app.state.runtime`` is it meanwhile.
     """
     settings = settings or Settings.load()
-    served_schema = schema if schema is not None else schema_for(settings.short_paths)
+    federation = settings.federation_version if settings.federation else None
+    served_schema = schema if schema is not None else schema_for(settings.short_paths, federation)
     serving = _Serving()
 
     @contextlib.asynccontextmanager

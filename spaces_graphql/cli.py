@@ -1,4 +1,4 @@
-"""The ``spaces-graphql`` command: ``sandbox``, ``serve`` and ``demo``."""
+"""The ``spaces-graphql`` command: ``sandbox``, ``serve``, ``demo`` and ``schema``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,13 @@ from typing import Literal
 import httpx
 
 from spaces_graphql.example import EXAMPLE_QUERY
-from spaces_graphql.settings import ENV_PREFIX, UPSTREAM_DIALECTS, Settings, SettingsError
+from spaces_graphql.settings import (
+    DEFAULT_FEDERATION_VERSION,
+    ENV_PREFIX,
+    UPSTREAM_DIALECTS,
+    Settings,
+    SettingsError,
+)
 
 DEMO_TOKEN = "demo-alice"
 #: The demo account's login in the launch27 dialect (docs/dialects.md: its own email,
@@ -41,6 +47,20 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-format", choices=["json", "text"], default=None, help="stderr log lines (json)"
     )
+    _federation_args(parser, "serve the schema as an Apollo Federation v2 subgraph")
+
+
+def _federation_args(parser: argparse.ArgumentParser, what: str) -> None:
+    # None, not False, when absent: the environment (SPACES_GRAPHQL_FEDERATION) decides then.
+    parser.add_argument(
+        "--federation", action="store_const", const=True, default=None,
+        help=f"{what} ({ENV_PREFIX}FEDERATION; docs/federation.md)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--federation-version", default=None,
+        help=f"the federation version declared in @link ({DEFAULT_FEDERATION_VERSION}; "
+        f"{ENV_PREFIX}FEDERATION_VERSION)",
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     # The sandbox's own options, --dialect and --api-key included (sandbox/server.py).
     sandbox_arguments(commands.add_parser("sandbox", help="serve the stand-in Spaces API"))
     _serve_args(commands.add_parser("serve", help="serve the GraphQL facade"))
+    _federation_args(
+        commands.add_parser("schema", help="print the schema (SDL), or the subgraph's"),
+        "print the Apollo Federation subgraph's SDL (what `_service { sdl }` answers)",
+    )
     demo = commands.add_parser("demo", help="a sandbox and the facade together, with GraphiQL")
     demo.add_argument("--port", type=int, default=8080, help="the facade's port (8080)")
     demo.add_argument("--sandbox-port", type=int, default=8081, help="the sandbox's port (8081)")
@@ -136,6 +160,14 @@ def serve(settings: Settings) -> None:
         # Our access log (one line per operation, both transports) replaces uvicorn's.
         access_log=False,
     )
+
+
+def print_schema_sdl(settings: Settings) -> None:
+    """``spaces-graphql schema``: the schema ``serve`` would serve with these settings, in SDL
+    (``schema.graphql``; with ``federation``, the subgraph's, for offline composition)."""
+    from spaces_graphql.printschema import printed
+
+    sys.stdout.write(printed(settings.federation_version if settings.federation else None))
 
 
 def _wait_ready(url: str, seconds: float = 20.0) -> bool:
@@ -237,6 +269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if ns.command == "serve":
             serve(settings_from_args(ns))
+            return 0
+        if ns.command == "schema":
+            print_schema_sdl(settings_from_args(ns))
             return 0
         return demo(ns)
     except SettingsError as exc:

@@ -29,7 +29,7 @@ lacks the capability costs its first batch one extra request, once per process).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from graphql import (
@@ -52,6 +52,7 @@ from graphql import (
 
 from graph.cost_spec import DEFAULT_PAGE, LOOKUP_BY_TYPE, MAX_PAGE, PRICES, Price, PriceKind
 from graph.cost_spec import node_type as default_node_type
+from graph.federation import entity_node, representations_problem
 
 FREE = Price(PriceKind.FREE)
 _ABSTRACT = (GraphQLInterfaceType, GraphQLUnionType)
@@ -65,12 +66,16 @@ class CostCalculator:
         schema: GraphQLSchema,
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
-        prices: Mapping[tuple[str, str], Price] = PRICES,
+        prices: Mapping[tuple[str, str], Price] | None = None,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = dict(variables)
-        self.prices = prices
+        # A federation subgraph declares its own (renamed types, ``_entities``).
+        served = schema.extensions.get("strawberry-definition")
+        self.prices = prices if prices is not None else getattr(served, "prices", PRICES)
+        #: A resource node's GraphQL type name (the subgraph renames ``Subscription``).
+        self.graphql_name: Callable[[str], str] = getattr(served, "graphql_name", str)
         #: Selections looked at so far (each once per concrete type it is priced on).
         self.visited = 0
         self._memo: dict[tuple[int, str, bool], int] = {}
@@ -151,6 +156,12 @@ class CostCalculator:
         if kind is PriceKind.NODES:
             ids = self._arg(field, node, "ids")
             return self._by_ids(ids if isinstance(ids, list) else [ids], node.selection_set)
+        if kind is PriceKind.ENTITIES:
+            # What nodes(ids:) of the same objects costs (a wrong one: null, no request).
+            given = self._arg(field, node, "representations")
+            if representations_problem(given) is not None:
+                return 0  # refused as BAD_USER_INPUT (``spaces_graphql/subgraph.py``)
+            return self._by_types([entity_node(r) for r in given], node.selection_set)
         own = price.requests if snap or not price.if_snapshot else 0
         # What a field answers is a whole upstream object (embedded whole, or fetched),
         # except an event's snapshot.
@@ -158,12 +169,15 @@ class CostCalculator:
 
     def _by_ids(self, ids: Iterable[Any], selection_set: SelectionSetNode | None) -> int:
         """``node``/``nodes``: each ID's lookup plus the selection on the type it names."""
+        return self._by_types([default_node_type(value) for value in ids], selection_set)
+
+    def _by_types(self, types: Iterable[str | None], selection_set: SelectionSetNode | None) -> int:
+        """Each object's lookup (by its node type) plus the selection on that type."""
         total = 0
-        for value in ids:
-            type_name = default_node_type(value)
+        for type_name in types:
             if type_name is None:  # not a global ID: refused without an upstream call
                 continue
-            obj = self.schema.get_type(type_name)
+            obj = self.schema.get_type(self.graphql_name(type_name))
             if not isinstance(obj, GraphQLObjectType):
                 continue
             # A decoded global ID names a declared resource: its declared lookup price.

@@ -2,7 +2,9 @@
 
 Only the HTTP mapping lives here: media negotiation, body parsing, the
 token's header, status codes and headers, ETags for GET and cancelling an
-operation whose client went away. Every limit and policy is the operation
+operation whose client went away. ``@defer``/``@stream`` answer
+``multipart/mixed`` to a client that accepts it (``spaces_graphql/incremental.py``),
+one JSON answer otherwise. Every limit and policy is the operation
 pipeline's (``spaces_graphql/pipeline.py``), the same as for WebSockets.
 """
 
@@ -22,6 +24,16 @@ from strawberry.types import ExecutionResult
 from graph.context import Caller, Context
 from resolvers.errors import ErrorCode, Unauthenticated
 from spaces_graphql.auth import anonymous_caller, optional_token
+from spaces_graphql.incremental import (
+    MULTIPART,
+    MultipartResponse,
+    Parts,
+    accepts_multipart,
+    deliver,
+    is_incremental,
+    one_part,
+    without_incremental,
+)
 from spaces_graphql.observability import request_id
 from spaces_graphql.pipeline import Code, Operation, Outcome, Pipeline, Refused, Transport
 from spaces_graphql.ratelimit import Decision
@@ -95,9 +107,10 @@ class GraphQLHTTP:
             client=request.client.host if request.client else "",
             headers=request.headers,
         )
-        media = negotiate(request.headers.get("accept"))
+        accept = request.headers.get("accept")
+        media, multipart = negotiate(accept), accepts_multipart(accept)
         try:
-            response = await self._handle(request, op, media)
+            response = await self._handle(request, op, media, multipart)
         except Refusal as exc:
             op.outcome = exc.code.lower()
             response = self._answer(exc.errors, exc.status, exc.headers, media)
@@ -106,13 +119,24 @@ class GraphQLHTTP:
         except ClientGone:
             op.outcome = Outcome.CLIENT_GONE.value
             response = Response(status_code=499)
+        if media is None and multipart and not isinstance(response, MultipartResponse):
+            response = one_part(response)
         response.headers["X-Request-Id"] = op.request_id
+        if isinstance(response, MultipartResponse):
+            # Streamed: its access-log line is written after the last part (or the client left).
+            return response
         self.pipeline.finish(op, response.status_code)
         return response
 
-    async def _handle(self, request: Request, op: Operation, media: str | None) -> Response:
-        if media is None:
-            raise Refusal(406, f"accept {GRAPHQL_RESPONSE} or {JSON}", ErrorCode.NOT_ACCEPTABLE)
+    async def _handle(
+        self, request: Request, op: Operation, media: str | None, multipart: bool
+    ) -> Response:
+        if media is None and not multipart:
+            raise Refusal(
+                406,
+                f"accept {GRAPHQL_RESPONSE}, {JSON} or {MULTIPART}",
+                ErrorCode.NOT_ACCEPTABLE,
+            )
         try:
             # No header: an anonymous caller, which the pipeline admits for `login` only.
             token = optional_token(request.headers)
@@ -126,9 +150,56 @@ class GraphQLHTTP:
         op.extensions = params.get("extensions")
         await self.pipeline.admit(op)
         context = self.pipeline.context(op, request)
+        assert op.prepared is not None
+        if is_incremental(op.prepared.document):
+            if multipart:
+                return await self._incremental(request, op, context, media)
+            # The client reads one JSON answer: the same operation, delivered whole.
+            context.document = without_incremental(op.prepared.document)
         result = await _unless_disconnected(request, self.pipeline.execute(op, context))
+        return self._whole(request, op, result, context, media)
+
+    async def _incremental(
+        self, request: Request, op: Operation, context: Context, media: str | None
+    ) -> Response:
+        """``@defer``/``@stream`` for a client that reads ``multipart/mixed``.
+
+        The status is decided on the first payload (401 for a refused token, as
+        without the directives); the rest streams after it.
+        """
+        parts = Parts(deliver(self.pipeline, op, context))
+        try:
+            first = await _unless_disconnected(request, parts.next())
+        except BaseException:
+            await parts.cancel()
+            raise
+        if first is None or isinstance(first, ExecutionResult):
+            # Nothing was deferred after all (`if: false`), or the token was refused.
+            await parts.cancel()
+            whole = first if first is not None else ExecutionResult(data=None, errors=None)
+            return self._whole(request, op, whole, context, media)
+
+        def finished(outcome: str | None) -> None:
+            if outcome is not None:
+                op.outcome = outcome
+            self.pipeline.finish(op, 200)
+
+        return MultipartResponse(first, parts, _limit_headers(op.limit), finished)
+
+    def _whole(
+        self,
+        request: Request,
+        op: Operation,
+        result: ExecutionResult,
+        context: Context,
+        media: str | None,
+    ) -> Response:
         body, status, extra = self._result(op, result, context)
-        headers = {**_limit_headers(op.limit), **extra, "Content-Type": f"{media}; charset=utf-8"}
+        headers = {
+            **_limit_headers(op.limit),
+            **extra,
+            "Content-Type": f"{media or JSON}; charset=utf-8",
+        }
         if request.method == "GET":
             return self._cacheable(request, body, status, headers)
         return Response(body, status, headers)

@@ -9,9 +9,11 @@ before any upstream call:
    directives, field repeats, introspection and suggestions in production,
    arguments), operation selection (several operations need
    ``operationName`` on every transport), variables and cost;
-4. the credential: an operation needs a token unless it is made only of
-   ``login`` (:func:`login_only`), which runs as the anonymous caller of its client
-   address whether or not a token came with it (``spaces_graphql/auth.py``);
+4. in a federation subgraph, ``_service``'s secret and ``_entities``' list
+   (``spaces_graphql/subgraph.py``); then the credential: an operation needs a
+   token unless it is made only of ``login`` (:func:`login_only`) or of an admitted
+   ``_service``, which run as the anonymous caller of their client address whether
+   or not a token came with them (``spaces_graphql/auth.py``);
 5. the transport's operation types (GET: queries; HTTP: no subscriptions);
 6. the rate limit (:class:`~spaces_graphql.ratelimit.Admission`).
 
@@ -45,8 +47,10 @@ from starlette.websockets import WebSocket
 from strawberry.types import ExecutionResult
 
 from graph.context import Caller, Context
+from graph.federation import Subgraph
 from graph.mutation import LOGIN_REFUSED
 from resolvers.errors import ErrorCode
+from spaces_graphql import subgraph
 from spaces_graphql.auth import MISSING_TOKEN, anonymous_caller, is_anonymous
 from spaces_graphql.observability import child_traceparent, log_operation
 from spaces_graphql.persisted import PersistedQueryError, Resolved
@@ -140,6 +144,8 @@ class Pipeline:
         self.rt = runtime
         self.settings = runtime.settings
         self.admission = Admission(lambda: runtime.limiter)
+        #: Serving a federation subgraph (whatever the settings say: the schema decides).
+        self.subgraph = isinstance(runtime.schema, Subgraph)
 
     # --- admission ------------------------------------------------------------------
 
@@ -148,6 +154,7 @@ class Pipeline:
         try:
             resolved = await self._resolve(op)
             prepared = self._prepare(op, resolved.query)
+            self._federation_policy(op, prepared)
             self._credential_policy(op, prepared)
             if resolved.register is not None:
                 await self.rt.persisted.register(resolved.register, resolved.query)
@@ -201,16 +208,29 @@ class Pipeline:
         op.cost = prepared.cost
         return prepared
 
+    def _federation_policy(self, op: Operation, prepared: Prepared) -> None:
+        """The subgraph's ``_service`` secret and ``_entities`` list (``subgraph.py``)."""
+        if not self.subgraph:
+            return  # the plain schema has neither field: validation refused them
+        if subgraph.selects_service(prepared):
+            refusal = subgraph.service_refusal(self.settings, op.headers)
+            if refusal is not None:
+                raise Refused(subgraph.SERVICE_REFUSED, refusal)
+        if bad := subgraph.representation_errors(prepared):
+            raise Refused(Code.BAD_USER_INPUT, bad[0].message, [_format(e) for e in bad])
+
     @staticmethod
     def _credential_policy(op: Operation, prepared: Prepared) -> None:
         """Only a login-only operation runs without a token; it always runs anonymous.
 
         Anonymous, so that every login attempt is charged to its client address
-        (a token that came along proves nothing about the email and password).
+        (a token that came along proves nothing about the email and password). So
+        does a subgraph's ``_service``-only query that ``_federation_policy`` let
+        through: it makes no upstream call.
         """
         if op.caller is None:
             return
-        if login_only(prepared):
+        if login_only(prepared) or subgraph.service_only(prepared):
             op.caller = anonymous_caller(op.client)
         elif is_anonymous(op.caller):
             raise Refused(Code.UNAUTHENTICATED, MISSING_TOKEN)

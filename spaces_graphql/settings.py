@@ -27,6 +27,9 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 UPSTREAM_DIALECTS = ("spaces", "spotcap", "launch27")
 
 ENV_PREFIX = "SPACES_GRAPHQL_"
+#: ``federation_version``'s default (``graph.federation.DEFAULT_VERSION``, checked by test):
+#: Hive Gateway's bundled composition knows federation v2.0 to v2.9.
+DEFAULT_FEDERATION_VERSION = "2.9"
 
 
 class SettingsError(ValueError):
@@ -171,6 +174,15 @@ class Settings:
     upstream_api_key: str = field(default="", repr=False)
     #: Seconds a credential's upstream time zone is remembered (launch27's local date-times).
     upstream_zone_ttl_seconds: float = 300.0
+    # --- Apollo Federation (graph/federation.py, docs/federation.md) ---
+    #: Serve the schema as an Apollo Federation v2 subgraph at the same ``/graphql``.
+    federation: bool = False
+    #: The federation spec version the subgraph declares in ``@link`` (Hive Gateway's
+    #: composition knows 2.0 to 2.9).
+    federation_version: str = DEFAULT_FEDERATION_VERSION
+    #: When set, ``_service`` (the subgraph's SDL) answers only requests whose
+    #: ``X-Federation-Secret`` header is this (16+ characters); unset, only in development.
+    federation_secret: str = field(default="", repr=False)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -306,6 +318,7 @@ def validate(s: Settings) -> None:
         )
     _validate_resilience(s)
     _validate_dialect(s)
+    _validate_federation(s)
     if not 0 <= s.compression_level <= 9:
         raise SettingsError("compression_level must be within 0..9 (0 or off: no compression)")
     if not 0 <= s.compression_min_bytes <= 100_000_000:
@@ -351,6 +364,26 @@ def _validate_ide_headers(s: Settings) -> None:
         isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
     ):
         raise SettingsError('ide_default_headers must be a JSON object of strings, e.g. {"A": "b"}')
+
+
+def _validate_federation(s: Settings) -> None:
+    # Strawberry's own list (what ``@link`` can declare); imported here, not at start-up.
+    from strawberry.federation.versions import FEDERATION_VERSIONS
+
+    if s.federation_version not in FEDERATION_VERSIONS:
+        raise SettingsError(
+            f"federation_version must be one of {', '.join(FEDERATION_VERSIONS)} "
+            f"(Apollo Federation v2; Hive Gateway composes up to 2.9), "
+            f"not {s.federation_version!r}"
+        )
+    secret = s.federation_secret
+    # Compared with what a gateway sends in a header: a short one can be guessed.
+    if secret and (len(secret) < 16 or not secret.isascii() or not secret.isprintable()
+                   or secret != secret.strip()):  # fmt: skip
+        raise SettingsError(
+            "federation_secret must be at least 16 printable ASCII characters, without "
+            "spaces around (value not shown)"
+        )
 
 
 def _validate_dialect(s: Settings) -> None:

@@ -14,7 +14,9 @@ access log, metrics, deadline), and runs with a fresh Context: a query after
 a mutation on the same connection reads current data, and paging over a
 long connection accumulates nothing. Subscription events get a fresh context
 each (``graph/subscription_root.py``). ``complete`` or a disconnect cancels the
-operation's task, and with it the operation's upstream reads.
+operation's task, and with it the operation's upstream reads. A query with
+``@defer``/``@stream`` sends each incremental payload as its own ``next``
+(``spaces_graphql/incremental.py``), then ``complete``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from contextlib import aclosing
 from enum import IntEnum
 from typing import Any
 
@@ -32,9 +35,10 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.types import ExecutionResult
 
-from graph.context import Caller
+from graph.context import Caller, Context
 from resolvers.errors import ErrorCode, SpacesGraphQLError, Unauthenticated
 from spaces_graphql.auth import token_from_headers
+from spaces_graphql.incremental import deliver, is_incremental
 from spaces_graphql.pipeline import Operation, Outcome, Pipeline, Refused, Transport
 from spaces_graphql.runtime import Runtime
 
@@ -307,13 +311,15 @@ class Connection:
         if op.prepared.operation_type is OperationType.SUBSCRIPTION:
             async for result in self.pipeline.subscribe(op, context):
                 await self.send({"id": ident, "type": "next", "payload": _payload(result)})
+        elif is_incremental(op.prepared.document):
+            # @defer/@stream: each incremental payload is its own `next` message.
+            async with aclosing(deliver(self.pipeline, op, context)) as parts:
+                async for part in parts:
+                    body = part if isinstance(part, dict) else _whole(op, part, context)
+                    await self.send({"id": ident, "type": "next", "payload": body})
         else:
             result = await self.pipeline.execute(op, context)
-            body = _payload(result)
-            body["extensions"] = {
-                **(result.extensions or {}),
-                "cost": {"requested": op.cost, "upstreamRequests": context.upstream.requests},
-            }
+            body = _whole(op, result, context)
             await self.send({"id": ident, "type": "next", "payload": body})
         await self.send({"id": ident, "type": "complete"})
 
@@ -336,6 +342,15 @@ class Connection:
             self.closed = True
             with contextlib.suppress(Exception):
                 await self.ws.close(code=int(code), reason=reason)
+
+
+def _whole(op: Operation, result: ExecutionResult, context: Context) -> dict[str, Any]:
+    body = _payload(result)
+    body["extensions"] = {
+        **(result.extensions or {}),
+        "cost": {"requested": op.cost, "upstreamRequests": context.upstream.requests},
+    }
+    return body
 
 
 def _payload(result: ExecutionResult) -> dict[str, Any]:

@@ -19,8 +19,12 @@ SHORT_PATHS = os.environ.get("SPACES_GRAPHQL_SHORT_PATHS", "true").lower() not i
 }
 if not SHORT_PATHS:
     _plain = graph.schema.build_schema(short_paths=False)
+    _schema_for = graph.schema.schema_for
     graph.schema.schema = _plain
-    graph.schema.schema_for = lambda short_paths=True: _plain  # type: ignore[assignment]
+    # A federation subgraph (docs/federation.md) likewise without them.
+    graph.schema.schema_for = lambda short_paths=True, federation=None: (
+        _plain if federation is None else _schema_for(False, federation)
+    )
 
 # Apps started in this process keep the collector as pytest has it: tuning it is a
 # serving process's business (tests/test_gc_tuning.py checks it), and a full collection
