@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test-clients`: the facade under the JavaScript clients frontends use
-# (Apollo Client, graphql-ws) and GraphiQL in headless Chromium, with Node's
+# (Apollo Client, graphql-ws), GraphiQL in headless Chromium, and behind Hive
+# Gateway as a federation subgraph (test/supergraph.test.mjs), with Node's
 # own test runner. Installs what it needs: the npm packages pinned in
 # package-lock.json (npm ci, no install scripts, no browser download) and
 # Debian's chromium when /usr/bin/chromium is missing and we are root.
