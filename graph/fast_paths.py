@@ -12,7 +12,13 @@ shapes below need none of it, so they get a direct call:
 - a synchronous method taking only ``self`` and optionally ``info``, with no
   arguments and no field extension: called with the ``Info`` it asks for.
 
-Anything else (arguments, async methods, permission classes, field extensions,
+A third shape is the facade's own: a connection field (``graph/connection.py``)
+whose only arguments are the Relay four (``first``/``after``/``last``/``before``,
+Ints and Strings that graphql-core has coerced already) gets the coroutine of its
+page directly, without Strawberry's argument conversion (about a sixth of the time
+between an upstream wave and the next, measured on W3).
+
+Anything else (other arguments, async methods, permission classes, field extensions,
 exception handlers) keeps Strawberry's chain untouched. Schema extensions that
 hook ``resolve`` still apply: graphql-core wraps whatever resolver a field has.
 """
@@ -42,6 +48,8 @@ from strawberry import Schema
 from strawberry.resolvers import is_default_resolver
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+
+from graph.connection import ConnectionField, load_connection
 
 Resolve = Callable[..., Any]
 
@@ -94,6 +102,10 @@ def _direct(schema: Schema, field: StrawberryField, graphql_field: GraphQLField)
             # A configured default resolver reads these fields: its chain calls it, not getattr.
             return None
         return _attribute(field.python_name, graphql_field)
+    if isinstance(field, ConnectionField):
+        if field.listing.arguments or schema.exception_handlers:
+            return None
+        return _connection(field, schema.config.info_class)
     resolver = field.base_resolver
     if (
         resolver is None
@@ -140,6 +152,28 @@ def _mark(resolve: Resolve, read: Callable[[Any], Any], graphql_field: GraphQLFi
     if is_leaf_type(inner) and not graphql_field.args:
         plan = LeafPlan(read, inner, nullable, _BUILTIN.get(inner, OTHER))
         resolve.leaf = plan  # type: ignore[attr-defined]
+    return resolve
+
+
+def _connection(declared: ConnectionField, info_class: Callable[..., Any]) -> Resolve:
+    listing = declared.listing
+    kind, key, path_of, filters_of = listing.kind, listing.key, listing.path_of, listing.filters_of
+    none: dict[str, Any] = {}
+
+    def resolve(
+        source: Any,
+        info: GraphQLResolveInfo[Any],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Any:
+        return load_connection(
+            info_class(_raw_info=info, _field=declared), kind=kind, path=path_of(source),
+            filters=filters_of(source, none), wrap=declared.wrap, key=key,
+            first=first, after=after, last=last, before=before,
+        )  # fmt: skip
+
     return resolve
 
 

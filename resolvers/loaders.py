@@ -15,6 +15,7 @@ client; a request only reports evidence to it.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -25,14 +26,11 @@ from resolvers.errors import NotFound
 from resolvers.lookups import (
     BATCH_MAX,
     LOADER_CLASSES,
-    BaseLoader,
     ByIdLoader,
     FewLoader,
     InParentLoader,
     ListedByIdLoader,
-    Outcome,
     ResourceLoader,
-    fetch_each,
 )
 from resolvers.resources import (
     BY_KIND,
@@ -85,28 +83,52 @@ def space_name(url: str | None) -> str | None:
     return name or None
 
 
-class PageByQueryLoader(BaseLoader[PageQuery, r.Page[Any]]):
-    """List pages, deduplicated; many parents' children load concurrently in one wave."""
+class PageByQueryLoader:
+    """List pages, deduplicated within the operation; each is ready when its request is.
+
+    Not a batching loader: a page is one upstream request whatever else the same tick
+    asks for (lists do not batch), and a batch function waits for all its keys, so
+    every parent's children would wait for the slowest page of the wave before the
+    next wave could start. Here each page's awaiters resume as soon as it arrives,
+    and the next wave's requests go out while the rest of this one is in flight.
+    Like a loader, a page that failed stays failed for the rest of the operation.
+    """
+
+    def __init__(self, owner: Loaders) -> None:
+        self.owner = owner
+        self._pages: dict[PageQuery, asyncio.Future[r.Page[Any]]] = {}
 
     async def fetch(self, query: PageQuery) -> r.Page[Any]:
         """The page for ``query`` (a missing list raises ``NotFound``, never ``None``)."""
-        page: r.Page[Any] | None = await self.load(query)
+        page = self._pages.get(query)
         if page is None:
-            raise NotFound("no such list")
+            page = self._pages[query] = asyncio.ensure_future(self._read(query))
+            page.add_done_callback(_retrieved)
+        # Shielded: one awaiter cancelled (its branch abandoned) leaves the page to others;
+        # the operation's scope still cancels the read when the operation ends.
+        return await asyncio.shield(page)
+
+    async def _read(self, q: PageQuery) -> r.Page[Any]:
+        loader = self.owner.of_kind(q.kind)
+        try:
+            page: r.Page[Any] = await self.owner.upstream.get_page(
+                q.path, dict(q.params), loader.resource.parse
+            )
+        except NotFound:
+            raise NotFound("no such list") from None
+        loader.prime_many(page.items)
         return page
 
-    async def batch_load_fn(self, keys: list[PageQuery]) -> list[Outcome]:
-        up = self.owner.upstream
-        owner = self.owner
+    def clear_all(self) -> PageByQueryLoader:
+        """Forget every page (after a write, and when the operation ends)."""
+        self._pages.clear()
+        return self
 
-        async def one(q: PageQuery) -> r.Page[Any]:
-            loader = owner.of_kind(q.kind)
-            page: r.Page[Any] = await up.get_page(q.path, dict(q.params), loader.resource.parse)
-            loader.prime_many(page.items)
-            return page
 
-        results = await fetch_each(keys, one)
-        return [NotFound("no such list") if res is None else res for res in results]
+def _retrieved(page: asyncio.Future[Any]) -> None:
+    # A page whose awaiters all went away must not log "exception was never retrieved".
+    if not page.cancelled():
+        page.exception()
 
 
 class Loaders:

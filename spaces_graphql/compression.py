@@ -27,6 +27,8 @@ import zstandard
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from spaces_graphql.media import weighted
+
 
 class Coding(enum.Enum):
     """The content codings the facade produces (``identity``: none)."""
@@ -58,21 +60,10 @@ def negotiate(accept_encoding: str | None, offered: Collection[Coding] = SERVER_
     if not accept_encoding:
         return Coding.IDENTITY
     weights: dict[str, float] = {}
-    for part in accept_encoding.split(","):
-        token, *params = (p.strip() for p in part.split(";"))
-        token = ALIASES.get(token.lower(), token.lower())
+    for name, q in weighted(accept_encoding):
+        token = ALIASES.get(name, name)
         if not token:
             continue
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0  # unreadable weight: treat as refused rather than guess
-                if not 0.0 <= q <= 1.0 or math.isnan(q):
-                    q = 0.0
         weights[token] = max(q, weights.get(token, 0.0))
     star = weights.get("*")
     best, best_q = Coding.IDENTITY, 0.0

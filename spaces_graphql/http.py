@@ -34,6 +34,7 @@ from spaces_graphql.incremental import (
     one_part,
     without_incremental,
 )
+from spaces_graphql.media import weighted
 from spaces_graphql.observability import request_id
 from spaces_graphql.pipeline import Code, Operation, Outcome, Pipeline, Refused, Transport
 from spaces_graphql.ratelimit import Decision
@@ -66,16 +67,7 @@ def negotiate(accept: str | None) -> str | None:
     if not accept:
         return JSON
     best: tuple[float, int, str] | None = None
-    for index, part in enumerate(accept.split(",")):
-        media, *params = (p.strip() for p in part.split(";"))
-        q = 1.0
-        for p in params:
-            if p.startswith("q="):
-                try:
-                    q = float(p[2:])
-                except ValueError:
-                    q = 0.0
-        media = media.lower()
+    for media, q in weighted(accept):
         if q <= 0:
             continue
         if media == GRAPHQL_RESPONSE:
@@ -87,7 +79,6 @@ def negotiate(accept: str | None) -> str | None:
         # Higher q wins; on a tie the newer media type does.
         if best is None or candidate[:2] > best[:2]:
             best = candidate
-        del index
     return best[2] if best else None
 
 

@@ -53,6 +53,7 @@ from strawberry.types import ExecutionResult
 from graph.context import Context
 from resolvers.errors import ErrorCode, SpacesGraphQLError
 from resolvers.resilience import operation_scope
+from spaces_graphql.media import weighted
 from spaces_graphql.pipeline import Operation, Outcome, Pipeline
 
 log = logging.getLogger("spaces_graphql.incremental")
@@ -77,21 +78,7 @@ def accepts_multipart(accept: str | None) -> bool:
 
     Wildcards do not count: ``*/*`` is what clients send that read one JSON body.
     """
-    for part in (accept or "").split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        if media.lower() != MULTIPART:
-            continue
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if q > 0:
-            return True
-    return False
+    return any(media == MULTIPART and q > 0 for media, q in weighted(accept))
 
 
 class _Finder(Visitor):

@@ -274,6 +274,12 @@ def test_the_facade_schema_is_streamlined() -> None:
     customer = facade_schema._schema.type_map["Customer"].fields  # type: ignore[attr-defined]
     assert isinstance(customer["name"].resolve.leaf, LeafPlan)
     assert isinstance(customer["createdAt"].resolve.leaf, LeafPlan)
+    # Connections with only the Relay arguments load their page directly; one with
+    # filters of its own (events' `types`, an enum list) keeps Strawberry's conversion.
+    query = facade_schema._schema.type_map["Query"].fields  # type: ignore[attr-defined]
+    assert query["customers"].resolve.__module__ == "graph.fast_paths"
+    assert customer["subscriptions"].resolve.__module__ == "graph.fast_paths"
+    assert query["events"].resolve.__module__ != "graph.fast_paths"
 
 
 @_OFF
