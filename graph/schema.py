@@ -101,6 +101,16 @@ class Schema(strawberry.Schema):
             return functools.partial(execute, enable_early_execution=True)
         return execute
 
+    async def _execute_operation(self, execution_context: ExecutionContext, *args: Any) -> Any:
+        result = await super()._execute_operation(execution_context, *args)
+        initial = getattr(result, "initial_result", None)
+        if initial is not None and initial.errors:
+            # Strawberry reports a whole result's errors only; an incremental answer's first
+            # payload is reported here, before MaskErrors replaces what is a bug. (Later
+            # payloads: spaces_graphql/incremental.py.)
+            self._process_errors(initial.errors, execution_context)
+        return result
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:

@@ -440,3 +440,29 @@ async def test_one_access_log_line_after_the_last_part(
     assert isinstance(line, dict)
     assert line["outcome"] == "ok" and line["upstream_requests"] == 4
     assert line["duration_ms"] >= 300  # written after the slow deferred part, not before
+
+
+@pytest.mark.parametrize("where", ["first part", "later part"])
+async def test_a_bug_is_masked_and_logged_in_every_part(
+    hs: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    from graph.subscription_item import SubscriptionItem
+
+    def broken(rec: Any) -> Any:
+        raise RuntimeError("boom-item")
+
+    monkeypatch.setattr(SubscriptionItem, "from_record", broken)
+    items = "subscriptions(first: 5) { nodes { items { description } } }"
+    query = (
+        f"{{ customers(first: 10) {{ nodes {{ {items} ... @defer {{ name }} }} }} }}"
+        if where == "first part"
+        else f"{{ customers(first: 10) {{ nodes {{ name ... @defer {{ {items} }} }} }} }}"
+    )
+    caplog.set_level(logging.ERROR)
+    parts = parse_multipart((await post(hs, query)).text)
+    _, errors = merge(parts)
+    assert errors and {e["message"] for e in errors} == {"Internal server error."}
+    in_first = bool(parts[0].get("errors"))
+    assert in_first == (where == "first part")
+    logged = [r for r in caplog.records if "boom-item" in r.getMessage()]
+    assert logged, [r.getMessage() for r in caplog.records]
