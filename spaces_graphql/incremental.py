@@ -74,11 +74,23 @@ _CLOSE = b"--\r\n"
 
 
 def accepts_multipart(accept: str | None) -> bool:
-    """Whether ``Accept`` names ``multipart/mixed`` (any parameters, q above 0).
+    """Whether ``Accept`` names ``multipart/mixed`` in the format this facade writes.
 
-    Wildcards do not count: ``*/*`` is what clients send that read one JSON body.
+    Any parameters but one: ``deferSpec=20220824`` without ``incrementalSpec`` asks for
+    the 2022 format (Apollo Client 3; Apollo Client 4's ``Defer20220824Handler``), whose
+    payloads differ (a ``path`` in each ``incremental`` entry, no ``pending``): such a
+    client would merge ours wrongly, so it gets one whole answer instead. Wildcards do
+    not count: ``*/*`` is what clients send that read one JSON body.
     """
-    return any(media == MULTIPART and q > 0 for media, q in weighted(accept))
+    for part in (accept or "").split(","):
+        ((media, q),) = weighted(part)
+        if media != MULTIPART or q <= 0:
+            continue
+        params = part.lower().replace(" ", "")
+        if "deferspec=20220824" in params and "incrementalspec=" not in params:
+            continue
+        return True
+    return False
 
 
 class _Finder(Visitor):

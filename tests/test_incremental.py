@@ -23,7 +23,7 @@ import pytest
 from sandbox.app import SandboxConfig
 from tests.support import ALICE, Harness, harness
 
-MULTIPART = "multipart/mixed;deferSpec=20220824, application/json"
+MULTIPART = "multipart/mixed;incrementalSpec=v0.2, application/json"
 BOUNDARY = "--graphql"
 
 DEFER = """query Deferred {
@@ -292,6 +292,21 @@ async def test_without_multipart_in_accept_one_json_answer(hs: Harness) -> None:
         assert set(body) == {"data", "extensions"}  # no pending, no hasNext
         assert all("subscriptions" in n for n in body["data"]["customers"]["nodes"])
         assert body["extensions"]["cost"]["upstreamRequests"] == len(hs.upstream.calls) == 4
+
+
+async def test_the_2022_format_is_answered_whole(hs: Harness) -> None:
+    # Apollo Client 3 asks for deferSpec=20220824, whose payloads this facade does not
+    # write: one whole JSON answer, which it reads, rather than parts it would misread.
+    whole = await post(hs, plain(DEFER), accept="application/json")
+    for accept in (
+        "multipart/mixed;deferSpec=20220824,application/json",
+        "multipart/mixed; deferSpec=20220824, application/json",
+    ):
+        r = await post(hs, DEFER, accept=accept)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+        assert r.json()["data"] == whole.json()["data"]
+    both = "multipart/mixed;deferSpec=20220824;incrementalSpec=v0.2, application/json"
+    assert (await post(hs, DEFER, accept=both)).headers["content-type"].startswith("multipart")
 
 
 async def test_nothing_deferred_is_one_json_answer(hs: Harness) -> None:
