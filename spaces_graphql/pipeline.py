@@ -219,8 +219,7 @@ class Pipeline:
         if bad := subgraph.representation_errors(prepared):
             raise Refused(Code.BAD_USER_INPUT, bad[0].message, [_format(e) for e in bad])
 
-    @staticmethod
-    def _credential_policy(op: Operation, prepared: Prepared) -> None:
+    def _credential_policy(self, op: Operation, prepared: Prepared) -> None:
         """Only a login-only operation runs without a token; it always runs anonymous.
 
         Anonymous, so that every login attempt is charged to its client address
@@ -230,7 +229,7 @@ class Pipeline:
         """
         if op.caller is None:
             return
-        if login_only(prepared) or subgraph.service_only(prepared):
+        if login_only(prepared) or (self.subgraph and subgraph.service_only(prepared)):
             op.caller = anonymous_caller(op.client)
         elif is_anonymous(op.caller):
             raise Refused(Code.UNAUTHENTICATED, MISSING_TOKEN)
