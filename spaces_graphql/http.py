@@ -25,15 +25,17 @@ from graph.context import Caller, Context
 from resolvers.errors import ErrorCode, Unauthenticated
 from spaces_graphql.auth import anonymous_caller, optional_token
 from spaces_graphql.incremental import (
+    DEFER_2022,
     MULTIPART,
     MultipartResponse,
     Parts,
-    accepts_multipart,
     deliver,
     is_incremental,
+    multipart_format,
     one_part,
     without_incremental,
 )
+from spaces_graphql.incremental_2022 import Defer2022
 from spaces_graphql.media import weighted
 from spaces_graphql.observability import request_id
 from spaces_graphql.pipeline import Code, Operation, Outcome, Pipeline, Refused, Transport
@@ -99,7 +101,7 @@ class GraphQLHTTP:
             headers=request.headers,
         )
         accept = request.headers.get("accept")
-        media, multipart = negotiate(accept), accepts_multipart(accept)
+        media, multipart = negotiate(accept), multipart_format(accept)
         try:
             response = await self._handle(request, op, media, multipart)
         except Refusal as exc:
@@ -110,7 +112,7 @@ class GraphQLHTTP:
         except ClientGone:
             op.outcome = Outcome.CLIENT_GONE.value
             response = Response(status_code=499)
-        if media is None and multipart and not isinstance(response, MultipartResponse):
+        if media is None and multipart is not None and not isinstance(response, MultipartResponse):
             response = one_part(response)
         response.headers["X-Request-Id"] = op.request_id
         if isinstance(response, MultipartResponse):
@@ -120,9 +122,9 @@ class GraphQLHTTP:
         return response
 
     async def _handle(
-        self, request: Request, op: Operation, media: str | None, multipart: bool
+        self, request: Request, op: Operation, media: str | None, multipart: str | None
     ) -> Response:
-        if media is None and not multipart:
+        if media is None and multipart is None:
             raise Refusal(
                 406,
                 f"accept {GRAPHQL_RESPONSE}, {JSON} or {MULTIPART}",
@@ -143,15 +145,15 @@ class GraphQLHTTP:
         context = self.pipeline.context(op, request)
         assert op.prepared is not None
         if is_incremental(op.prepared.document):
-            if multipart:
-                return await self._incremental(request, op, context, media)
+            if multipart is not None:
+                return await self._incremental(request, op, context, media, multipart)
             # The client reads one JSON answer: the same operation, delivered whole.
             context.document = without_incremental(op.prepared.document)
         result = await _unless_disconnected(request, self.pipeline.execute(op, context))
         return self._whole(request, op, result, context, media)
 
     async def _incremental(
-        self, request: Request, op: Operation, context: Context, media: str | None
+        self, request: Request, op: Operation, context: Context, media: str | None, form: str
     ) -> Response:
         """``@defer``/``@stream`` for a client that reads ``multipart/mixed``.
 
@@ -175,7 +177,8 @@ class GraphQLHTTP:
                 op.outcome = outcome
             self.pipeline.finish(op, 200)
 
-        return MultipartResponse(first, parts, _limit_headers(op.limit), finished)
+        convert = Defer2022().convert if form == DEFER_2022 else None
+        return MultipartResponse(first, parts, _limit_headers(op.limit), finished, convert)
 
     def _whole(
         self,

@@ -73,14 +73,18 @@ _END = f"\r\n--{BOUNDARY}".encode()
 _CLOSE = b"--\r\n"
 
 
-def accepts_multipart(accept: str | None) -> bool:
-    """Whether ``Accept`` names ``multipart/mixed`` in the format this facade writes.
+#: ``deferSpec=20220824``: the 2022 format (``spaces_graphql/incremental_2022.py``).
+DEFER_2022 = "20220824"
+#: graphql-js 17's current format (``incrementalSpec=v0.2``, or no parameter).
+CURRENT = "current"
 
-    Any parameters but one: ``deferSpec=20220824`` without ``incrementalSpec`` asks for
-    the 2022 format (Apollo Client 3; Apollo Client 4's ``Defer20220824Handler``), whose
-    payloads differ (a ``path`` in each ``incremental`` entry, no ``pending``): such a
-    client would merge ours wrongly, so it gets one whole answer instead. Wildcards do
-    not count: ``*/*`` is what clients send that read one JSON body.
+
+def multipart_format(accept: str | None) -> str | None:
+    """Which incremental format ``Accept`` asks for: :data:`CURRENT`, :data:`DEFER_2022`
+    (``deferSpec=20220824`` without ``incrementalSpec``: Apollo Client 3, and Apollo
+    Client 4's ``Defer20220824Handler``), or None without ``multipart/mixed`` (q above 0).
+
+    Wildcards do not count: ``*/*`` is what clients send that read one JSON body.
     """
     for part in (accept or "").split(","):
         ((media, q),) = weighted(part)
@@ -88,9 +92,9 @@ def accepts_multipart(accept: str | None) -> bool:
             continue
         params = part.lower().replace(" ", "")
         if "deferspec=20220824" in params and "incrementalspec=" not in params:
-            continue
-        return True
-    return False
+            return DEFER_2022
+        return CURRENT
+    return None
 
 
 class _Finder(Visitor):
@@ -306,12 +310,15 @@ class MultipartResponse(Response):
         parts: Parts,
         headers: Mapping[str, str],
         finished: Callable[[str | None], None],
+        convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(None, 200, {**headers, "Cache-Control": "no-store"})
         del self.headers["content-length"]  # a streamed body has no length up front
         self.first = first
         self.parts = parts
         self.finished = finished
+        #: Each payload's rewriting into the format asked for (None: as produced).
+        self.convert = convert
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         task = asyncio.current_task()
@@ -355,6 +362,8 @@ class MultipartResponse(Response):
         first = True
         while True:
             last = not payload.get("hasNext", False)
+            if self.convert is not None:
+                payload = self.convert(payload)
             chunk = encode_part(payload, first=first, last=last)
             await send({"type": "http.response.body", "body": chunk, "more_body": not last})
             if last:

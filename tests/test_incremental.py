@@ -294,19 +294,59 @@ async def test_without_multipart_in_accept_one_json_answer(hs: Harness) -> None:
         assert body["extensions"]["cost"]["upstreamRequests"] == len(hs.upstream.calls) == 4
 
 
-async def test_the_2022_format_is_answered_whole(hs: Harness) -> None:
-    # Apollo Client 3 asks for deferSpec=20220824, whose payloads this facade does not
-    # write: one whole JSON answer, which it reads, rather than parts it would misread.
-    whole = await post(hs, plain(DEFER), accept="application/json")
+def merge_2022(payloads: list[dict[str, Any]]) -> tuple[Any, list[dict[str, Any]]]:
+    """What 2022-format payloads add up to, as Apollo Client 3 merges them."""
+    first, *rest = payloads
+    assert "pending" not in first and first["hasNext"] is True
+    data = first["data"]
+    errors = list(first.get("errors", []))
+    for payload in rest:
+        assert not {"pending", "completed"} & payload.keys()
+        for entry in payload.get("incremental", []):
+            assert "id" not in entry and "path" in entry
+            errors += entry.get("errors", [])
+            *to, last = entry["path"]
+            target = data
+            for key in to:
+                target = target[key]
+            if "items" in entry:  # the path ends with the first item's index
+                assert isinstance(last, int) and len(target) == last, (entry, len(target))
+                target.extend(entry["items"] or [])
+            elif entry["data"] is not None:
+                _deep_merge(target[last], entry["data"])
+    assert rest[-1]["hasNext"] is False
+    return data, errors
+
+
+@pytest.mark.parametrize("query", [DEFER, STREAM_NODES, STREAM_EDGES, NESTED])
+async def test_the_2022_format_for_apollo_client_3(hs: Harness, query: str) -> None:
+    # Apollo Client 3 asks for deferSpec=20220824: a `path` (and `label`) in each entry,
+    # a streamed entry's path ending with its first item's index, no pending/completed.
+    whole = await post(hs, plain(query), accept="application/json")
     for accept in (
         "multipart/mixed;deferSpec=20220824,application/json",
         "multipart/mixed; deferSpec=20220824, application/json",
     ):
-        r = await post(hs, DEFER, accept=accept)
-        assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
-        assert r.json()["data"] == whole.json()["data"]
+        hs.upstream.reset()
+        r = await post(hs, query, accept=accept)
+        assert r.headers["content-type"].startswith("multipart/mixed"), r.text
+        data, errors = merge_2022(parse_multipart(r.text))
+        assert errors == []
+        assert data == whole.json()["data"]
     both = "multipart/mixed;deferSpec=20220824;incrementalSpec=v0.2, application/json"
-    assert (await post(hs, DEFER, accept=both)).headers["content-type"].startswith("multipart")
+    assert "pending" in parse_multipart((await post(hs, query, accept=both)).text)[0]
+
+
+async def test_the_2022_format_carries_labels_and_errors(hs: Harness) -> None:
+    hs.upstream.faults.append(("GET", "customers/", 500))  # only the deferred lists
+    r = await post(hs, DEFER, accept="multipart/mixed;deferSpec=20220824,application/json")
+    payloads = parse_multipart(r.text)
+    entries = [e for p in payloads[1:] for e in p.get("incremental", [])]
+    assert entries and {e["label"] for e in entries} == {"billing"}
+    codes = {err["extensions"]["code"] for e in entries for err in e.get("errors", [])}
+    assert codes == {"UPSTREAM_ERROR"}
+    for e in entries:
+        assert e["path"][:2] == ["customers", "nodes"] and isinstance(e["path"][2], int)
 
 
 async def test_nothing_deferred_is_one_json_answer(hs: Harness) -> None:

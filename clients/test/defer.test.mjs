@@ -1,5 +1,6 @@
-// Apollo Client 4 with the incremental handler for graphql-js 17's format
-// (GraphQL17Alpha9Handler, what the facade's multipart/mixed answers use): a
+// Apollo Client 4 with each incremental handler: graphql-js 17's format
+// (GraphQL17Alpha9Handler) and the 2022 one Apollo Client 3 reads
+// (Defer20220824Handler, Accept deferSpec=20220824): a
 // query with @defer gets its initial data first, then the deferred fragment,
 // and a @stream list its first items, then the rest, against the real stack
 // (each streamed customer's subscriptions are an upstream request, so the rest
@@ -8,7 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
 import { ApolloClient, gql, HttpLink, InMemoryCache } from "@apollo/client";
-import { GraphQL17Alpha9Handler } from "@apollo/client/incremental";
+import { Defer20220824Handler, GraphQL17Alpha9Handler } from "@apollo/client/incremental";
 
 import { DEMO_TOKEN, startStack } from "../lib/stack.mjs";
 
@@ -57,14 +58,14 @@ after(async () => {
   await stack?.stop();
 });
 
-function client() {
+function client(Handler = GraphQL17Alpha9Handler) {
   return new ApolloClient({
     link: new HttpLink({
       uri: stack.graphql,
       headers: { Authorization: `Bearer ${DEMO_TOKEN}` },
     }),
     cache: new InMemoryCache(),
-    incrementalHandler: new GraphQL17Alpha9Handler(),
+    incrementalHandler: new Handler(),
   });
 }
 
@@ -88,8 +89,22 @@ function results(apollo, query) {
   });
 }
 
-test("@defer: the initial data first, then the deferred fragment", async () => {
-  const seen = await results(client(), DEFERRED);
+for (const [name, Handler] of [
+  ["GraphQL17Alpha9Handler", GraphQL17Alpha9Handler],
+  // The 2022 format (deferSpec=20220824), which Apollo Client 3 reads too.
+  ["Defer20220824Handler", Defer20220824Handler],
+]) {
+  test(`@defer (${name}): the initial data first, then the deferred fragment`, async () => {
+    await deferred(client(Handler));
+  });
+
+  test(`@stream (${name}): the first items, then the rest of the list`, async () => {
+    await streamed(client(Handler));
+  });
+}
+
+async function deferred(apollo) {
+  const seen = await results(apollo, DEFERRED);
   const [first] = seen;
   const last = seen.at(-1);
   assert.equal(first.dataState, "streaming", JSON.stringify(first));
@@ -111,10 +126,10 @@ test("@defer: the initial data first, then the deferred fragment", async () => {
     last.data.customers.nodes.some((n) => n.subscriptions.nodes.length > 0),
     "some customer of demo-alice has a subscription",
   );
-});
+}
 
-test("@stream: the first items, then the rest of the list", async () => {
-  const seen = await results(client(), STREAMED);
+async function streamed(apollo) {
+  const seen = await results(apollo, STREAMED);
   // A shorter list is still a complete list to Apollo: `loading` says more is coming.
   assert.equal(seen[0].loading, true, JSON.stringify(seen[0]));
   assert.equal(seen[0].data.customers.nodes.length, 2);
@@ -122,4 +137,4 @@ test("@stream: the first items, then the rest of the list", async () => {
   assert.equal(last.dataState, "complete");
   assert.equal(last.data.customers.nodes.length, 5);
   assert.deepEqual(last.data.customers.nodes.slice(0, 2), seen[0].data.customers.nodes);
-});
+}
