@@ -343,24 +343,10 @@ def connection(
 
 def _resolver(declared: ConnectionField, listing: Listing) -> Callable[..., Any]:
     kind, key, path_of, filters_of = listing.kind, listing.key, listing.path_of, listing.filters_of
-    none: Mapping[str, Any] = {}
 
     # Synchronous on purpose: Strawberry then calls it without an async wrapper of its
     # own, and graphql-core awaits the coroutine it returns (one coroutine per field).
     def resolve(
-        self: Any,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Coroutine[Any, Any, Connection[Any]]:
-        return load_connection(
-            info, kind=kind, path=path_of(self), filters=filters_of(self, none),
-            wrap=declared.wrap, key=key, first=first, after=after, last=last, before=before,
-        )  # fmt: skip
-
-    def resolve_with_arguments(
         self: Any,
         info: Info,
         first: int | None = None,
@@ -376,19 +362,19 @@ def _resolver(declared: ConnectionField, listing: Listing) -> Callable[..., Any]
 
     # What Strawberry reads: the Relay four, then the extras; no return annotation
     # (the field's own is ``Connection[node] | None``), so nothing else is evaluated.
-    chosen = resolve_with_arguments if listing.arguments else resolve
     plain = inspect.signature(resolve, eval_str=True)
+    relay = [p for p in plain.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
     extras = [
         inspect.Parameter(
             a.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=a.annotation
         )
         for a in listing.arguments
     ]
-    chosen.__signature__ = plain.replace(  # type: ignore[attr-defined]
-        parameters=[*plain.parameters.values(), *extras],
+    resolve.__signature__ = plain.replace(  # type: ignore[attr-defined]
+        parameters=[*relay, *extras],
         return_annotation=inspect.Signature.empty,
     )
-    return chosen
+    return resolve
 
 
 def listing_of(definition: GraphQLField) -> Listing | None:

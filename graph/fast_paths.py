@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     GraphQLBoolean,
@@ -49,7 +49,7 @@ from strawberry.resolvers import is_default_resolver
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-from graph.connection import ConnectionField, load_connection
+from graph.connection import ConnectionField
 
 Resolve = Callable[..., Any]
 
@@ -156,9 +156,10 @@ def _mark(resolve: Resolve, read: Callable[[Any], Any], graphql_field: GraphQLFi
 
 
 def _connection(declared: ConnectionField, info_class: Callable[..., Any]) -> Resolve:
-    listing = declared.listing
-    kind, key, path_of, filters_of = listing.kind, listing.key, listing.path_of, listing.filters_of
-    none: dict[str, Any] = {}
+    # The field's own resolver (graph/connection.py), given the Info it asks for and the
+    # Relay arguments as graphql-core coerced them.
+    assert declared.base_resolver is not None
+    page = cast(Callable[..., Any], declared.base_resolver.wrapped_func)
 
     def resolve(
         source: Any,
@@ -168,11 +169,7 @@ def _connection(declared: ConnectionField, info_class: Callable[..., Any]) -> Re
         last: int | None = None,
         before: str | None = None,
     ) -> Any:
-        return load_connection(
-            info_class(_raw_info=info, _field=declared), kind=kind, path=path_of(source),
-            filters=filters_of(source, none), wrap=declared.wrap, key=key,
-            first=first, after=after, last=last, before=before,
-        )  # fmt: skip
+        return page(source, info_class(_raw_info=info, _field=declared), first, after, last, before)
 
     return resolve
 

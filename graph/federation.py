@@ -79,12 +79,6 @@ class SubgraphNames(NameConverter):
         return subgraph_name(super().from_object(object_type))
 
 
-#: Entity keys of each ``Node`` type (by its resource's node name): the global ID, and
-#: the upstream's ID where ``customer(id:)``/``invoice(id:)``/``space(id:)`` take it.
-KEYS: Mapping[str, tuple[str, ...]] = {
-    binding.resource.node: ("id",) for binding in NODE_BINDINGS.values()
-} | {"Space": ("id", "spaceId"), "Customer": ("id", "customerId"), "Invoice": ("id", "invoiceId")}
-
 _BY_NODE: Mapping[str, NodeBinding[Any, Any]] = {b.resource.node: b for b in NODE_BINDINGS.values()}
 #: The largest upstream integer ID (``graph/lookup.py`` takes at most 18 digits).
 _MAX_INTEGER_ID = 10**18 - 1
@@ -101,6 +95,12 @@ _UPSTREAM_KEYS: Mapping[tuple[str, str], Callable[[Any], object]] = {
     ("Space", "spaceId"): _space_id,
     ("Customer", "customerId"): lambda v: customer_key(_text(v), "representations"),
     ("Invoice", "invoiceId"): lambda v: invoice_key(_text(v), "representations"),
+}
+#: Entity keys of each ``Node`` type (by its resource's node name): the global ID, and
+#: the upstream's ID where ``customer(id:)``/``invoice(id:)``/``space(id:)`` take it.
+KEYS: Mapping[str, tuple[str, ...]] = {
+    node: ("id", *(field for (owner, field) in _UPSTREAM_KEYS if owner == node))
+    for node in (binding.resource.node for binding in NODE_BINDINGS.values())
 }
 
 

@@ -154,8 +154,8 @@ class Pipeline:
         try:
             resolved = await self._resolve(op)
             prepared = self._prepare(op, resolved.query)
-            self._federation_policy(op, prepared)
-            self._credential_policy(op, prepared)
+            service_only = self._federation_policy(op, prepared)
+            self._credential_policy(op, prepared, service_only)
             if resolved.register is not None:
                 await self.rt.persisted.register(resolved.register, resolved.query)
             self._transport_policy(op, prepared)
@@ -208,18 +208,22 @@ class Pipeline:
         op.cost = prepared.cost
         return prepared
 
-    def _federation_policy(self, op: Operation, prepared: Prepared) -> None:
-        """The subgraph's ``_service`` secret and ``_entities`` list (``subgraph.py``)."""
+    def _federation_policy(self, op: Operation, prepared: Prepared) -> bool:
+        """The subgraph's ``_service`` secret and ``_entities`` list (``subgraph.py``);
+        whether the operation is an admitted ``_service``-only query."""
         if not self.subgraph:
-            return  # the plain schema has neither field: validation refused them
-        if subgraph.selects_service(prepared):
+            return False  # the plain schema has neither field: validation refused them
+        roots = subgraph.query_roots(prepared)  # walked once for every check
+        if subgraph.selects_service(roots):
             refusal = subgraph.service_refusal(self.settings, op.headers)
             if refusal is not None:
                 raise Refused(subgraph.SERVICE_REFUSED, refusal)
-        if bad := subgraph.representation_errors(prepared):
+        if bad := subgraph.representation_errors(roots, prepared.variables):
             raise Refused(Code.BAD_USER_INPUT, bad[0].message, [_format(e) for e in bad])
+        return subgraph.service_only(roots)
 
-    def _credential_policy(self, op: Operation, prepared: Prepared) -> None:
+    @staticmethod
+    def _credential_policy(op: Operation, prepared: Prepared, service_only: bool) -> None:
         """Only a login-only operation runs without a token; it always runs anonymous.
 
         Anonymous, so that every login attempt is charged to its client address
@@ -229,7 +233,7 @@ class Pipeline:
         """
         if op.caller is None:
             return
-        if login_only(prepared) or (self.subgraph and subgraph.service_only(prepared)):
+        if login_only(prepared) or service_only:
             op.caller = anonymous_caller(op.client)
         elif is_anonymous(op.caller):
             raise Refused(Code.UNAUTHENTICATED, MISSING_TOKEN)

@@ -71,28 +71,26 @@ def root_fields(
                     stack.append(fragment.selection_set)
 
 
-def _fragments(prepared: Prepared) -> dict[str, FragmentDefinitionNode]:
-    return {
+def query_roots(prepared: Prepared) -> list[FieldNode]:
+    """A query's root fields (none for a mutation or subscription): what the checks read."""
+    if prepared.operation_type is not OperationType.QUERY:
+        return []
+    fragments = {
         d.name.value: d
         for d in prepared.document.definitions
         if isinstance(d, FragmentDefinitionNode)
     }
+    return list(root_fields(prepared.operation, fragments))
 
 
-def _root_names(prepared: Prepared) -> set[str]:
-    if prepared.operation_type is not OperationType.QUERY:
-        return set()
-    return {f.name.value for f in root_fields(prepared.operation, _fragments(prepared))}
+def selects_service(roots: list[FieldNode]) -> bool:
+    """Whether the query reads ``_service`` (anywhere at its root)."""
+    return any(f.name.value == SERVICE for f in roots)
 
 
-def selects_service(prepared: Prepared) -> bool:
-    """Whether the operation reads ``_service`` (anywhere at its root)."""
-    return SERVICE in _root_names(prepared)
-
-
-def service_only(prepared: Prepared) -> bool:
-    """Whether the operation is a query of ``_service`` (and ``__typename``) only."""
-    names = _root_names(prepared)
+def service_only(roots: list[FieldNode]) -> bool:
+    """Whether the query is of ``_service`` (and ``__typename``) only."""
+    names = {f.name.value for f in roots}
     return SERVICE in names and names <= {SERVICE, "__typename"}
 
 
@@ -114,15 +112,15 @@ def service_refusal(settings: Settings, headers: Mapping[str, str]) -> str | Non
     )
 
 
-def representation_errors(prepared: Prepared) -> list[GraphQLError]:
+def representation_errors(
+    roots: list[FieldNode], variables: Mapping[str, Any]
+) -> list[GraphQLError]:
     """``BAD_USER_INPUT`` for each ``_entities`` field whose list is not well formed."""
-    if prepared.operation_type is not OperationType.QUERY:
-        return []
     errors: list[GraphQLError] = []
-    for node in root_fields(prepared.operation, _fragments(prepared)):
+    for node in roots:
         if node.name.value != ENTITIES:
             continue
-        value = _argument(node, "representations", prepared.variables)
+        value = _argument(node, "representations", variables)
         problem = representations_problem(value)
         if problem is not None:
             errors.append(
