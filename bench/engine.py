@@ -8,7 +8,9 @@ Two measurements, both in this process (``time.process_time``), the server elsew
   connections (httpcore scans every pooled connection per request). Engines:
   ``httpcore`` as configured (300 connections, 100 kept alive), ``httpcore-small``
   (32 connections: queueing instead of a big pool), ``httpcore-sharded`` (4 pools of
-  75, each request to the least busy), ``aiohttp`` (:class:`resolvers.engine.AiohttpEngine`);
+  75, each request to the least busy), ``aiohttp`` (:class:`resolvers.engine.AiohttpEngine`),
+  ``httptools`` (:class:`resolvers.wire.WireEngine`), each ``-lean`` over the facade's
+  own ``UpstreamClient``;
 * **replayed, no sockets** — a transport that answers canned bytes instantly: the
   bare ``httpx.AsyncClient`` over it, and the facade's whole client stack
   (``UpstreamSession.get``: single flight, ETag cache, retry budget, breakers,
@@ -36,11 +38,13 @@ from bench.procs import LOOPBACK, free_port
 from resolvers.client import SpacesClient, UpstreamSession
 from resolvers.engine import AiohttpEngine, UpstreamClient
 from resolvers.resilience import operation_scope
+from resolvers.wire import WireEngine
 from spaces_graphql.settings import Settings
 
 RESULTS = Path(__file__).parent / "results"
 IN_FLIGHT = (1, 8, 32, 128)
-ENGINES = ("httpcore", "httpcore-small", "httpcore-sharded", "aiohttp", "aiohttp-lean")
+ENGINES = ("httpcore", "httpcore-small", "httpcore-sharded", "aiohttp", "aiohttp-lean",
+           "httptools", "httptools-lean")  # fmt: skip
 
 
 class Sharded(httpx.AsyncBaseTransport):
@@ -110,15 +114,17 @@ def make_transport(engine: str) -> httpx.AsyncBaseTransport:
         return Sharded(4, limits)
     if engine in ("aiohttp", "aiohttp-lean"):
         return AiohttpEngine(limits)
+    if engine in ("httptools", "httptools-lean"):
+        return WireEngine(limits)
     raise ValueError(engine)
 
 
 def make_client(engine: str, **kwargs: Any) -> httpx.AsyncClient:
-    """The client over ``engine``: ``aiohttp-lean`` is the facade's own
+    """The client over ``engine``: ``*-lean`` is the facade's own
     (:class:`resolvers.engine.UpstreamClient`, whose ``send`` skips httpx's cookie jar,
     auth flow and redirect loop); the others are a plain ``httpx.AsyncClient``."""
     transport = make_transport(engine)
-    if engine == "aiohttp-lean":
+    if engine.endswith("-lean"):
         return UpstreamClient(transport=transport, **kwargs)
     return httpx.AsyncClient(transport=transport, **kwargs)
 
@@ -242,7 +248,7 @@ def describe(result: dict[str, Any]) -> str:
         lines.append(f"| {engine} | " + " | ".join(f"{row.get(k, '-')}" for k in labels) + " |")
     r = e["replayed"]
     lean = r.get("upstream_client_us")
-    lines += ["", "`aiohttp-lean` is the facade's own client over aiohttp "
+    lines += ["", "`*-lean` is the facade's own client over that engine "
               "(`resolvers.engine.UpstreamClient`: no cookie jar, auth flow or redirect loop).",
               "", f"Replayed upstream (no sockets, distinct URLs, 8 in flight): bare "
               f"httpx.AsyncClient {r['httpx_client_us']} µs per request"

@@ -34,6 +34,7 @@ from httpx._urlparse import ParseResult
 from httpx_aiohttp import AiohttpTransport
 
 from resolvers.config import UpstreamConfig
+from resolvers.wire import WireEngine
 
 
 class UpstreamEngine(StrEnum):
@@ -41,6 +42,7 @@ class UpstreamEngine(StrEnum):
 
     HTTPCORE = "httpcore"
     AIOHTTP = "aiohttp"
+    HTTPTOOLS = "httptools"
 
 
 # Most specific first: the first class the error is an instance of decides.
@@ -313,6 +315,9 @@ def network_transport(config: UpstreamConfig) -> httpx.AsyncBaseTransport:
         max_keepalive_connections=config.max_keepalive_connections,
         keepalive_expiry=config.keepalive_expiry,
     )
-    if UpstreamEngine(config.upstream_engine) is UpstreamEngine.AIOHTTP:
+    engine = UpstreamEngine(config.upstream_engine)
+    if engine is UpstreamEngine.AIOHTTP:
         return AiohttpEngine(limits)
+    if engine is UpstreamEngine.HTTPTOOLS:
+        return WireEngine(limits)
     return httpx.AsyncHTTPTransport(limits=limits)

@@ -21,7 +21,7 @@ from resolvers.config import UpstreamConfig, UpstreamDialect
 
 Profile = Literal["development", "production"]
 BatchIds = Literal["auto", "on", "off"]
-UpstreamEngineName = Literal["httpcore", "aiohttp"]
+UpstreamEngineName = Literal["httpcore", "aiohttp", "httptools"]
 LogFormat = Literal["json", "text"]
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 UPSTREAM_DIALECTS = ("spaces", "spotcap", "launch27")
@@ -312,9 +312,9 @@ def validate(s: Settings) -> None:
         raise SettingsError("keepalive_expiry must not be negative")
     if s.gc_threshold < 0:
         raise SettingsError("gc_threshold must not be negative (0: the interpreter's default)")
-    if s.upstream_engine not in ("httpcore", "aiohttp"):
+    if s.upstream_engine not in ("httpcore", "aiohttp", "httptools"):
         raise SettingsError(
-            f"upstream_engine must be httpcore or aiohttp, not {s.upstream_engine!r}"
+            f"upstream_engine must be httpcore, aiohttp or httptools, not {s.upstream_engine!r}"
         )
     _validate_resilience(s)
     _validate_dialect(s)
