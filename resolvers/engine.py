@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -164,6 +164,8 @@ class AiohttpEngine(AiohttpTransport):
             self._session = None
 
 
+#: Methods whose requests httpx sends without a body or a Content-Length when given none.
+_BODILESS = frozenset(("GET", "HEAD", "DELETE", "OPTIONS"))
 #: ``build_request``'s other arguments, which the shortcut leaves unset.
 _UNSET_ARGUMENTS = frozenset(
     ("content", "data", "files", "params", "cookies", "timeout", "extensions")
@@ -196,6 +198,9 @@ class UpstreamClient(httpx.AsyncClient):
         super().__init__(transport=transport, **kwargs)
         self._engine = transport
         self._urls = PlainURLs.of(self.base_url)
+        self._defaults_source: list[tuple[bytes, bytes, bytes]] | None = None
+        self._defaults: list[tuple[bytes, bytes, bytes]] = []
+        self._default_names: frozenset[bytes] = frozenset()
 
     def build_request(
         self,
@@ -217,12 +222,47 @@ class UpstreamClient(httpx.AsyncClient):
             parsed = self._urls.parse(url)
         if parsed is None:
             return super().build_request(method, url, json=json, headers=headers, **kwargs)
+        if json is None and method in _BODILESS:
+            lean = self._bodiless(method, parsed, headers)
+            if lean is not None:
+                return lean
         merged = self.headers.copy()
         if headers:
             merged.update(headers)
         return httpx.Request(
             method, parsed, json=json, headers=merged, extensions={"timeout": self._timeouts}
         )
+
+    def _bodiless(
+        self, method: str, url: httpx.URL, headers: Mapping[str, str] | None
+    ) -> httpx.Request | None:
+        """The request httpx would build for a body-less method, built without normalising
+        the client's default headers again (~25 µs of a request's ~36 there): they are
+        encoded once, and only this request's own (str) headers are encoded here. A
+        request header that would replace a default takes httpx's own path."""
+        source = self.headers._list
+        if source != self._defaults_source:
+            self._defaults_source = list(source)
+            self._defaults = [item for item in source if item[1] != b"host"]
+            self._default_names = frozenset(item[1] for item in source)
+        items = [(b"Host", b"host", url.netloc), *self._defaults]
+        if headers:
+            for name, value in headers.items():
+                key = name.encode("ascii")
+                lower = key.lower()
+                if lower in self._default_names or not isinstance(value, str):
+                    return None
+                items.append((key, lower, value.encode("ascii")))
+        request = httpx.Request.__new__(httpx.Request)
+        request.method = method
+        request.url = url
+        request.headers = httpx.Headers.__new__(httpx.Headers)
+        request.headers._list = items
+        request.headers._encoding = None
+        request.extensions = {"timeout": self._timeouts}
+        request.stream = httpx.ByteStream(b"")
+        request._content = b""
+        return request
 
     @property
     def _timeouts(self) -> dict[str, float | None]:

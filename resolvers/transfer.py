@@ -49,28 +49,39 @@ async def exchange(
     length when it has one, and otherwise after ``limit`` bytes, never read
     whole. The answer comes back as a complete, closed ``httpx.Response`` (its body read).
     """
-    async with (
-        asyncio.timeout(within),
-        http.stream(
-            method,
-            # Absolute, query included: httpx parses it once instead of three times.
-            url,
-            json=json_body,
-            headers=dict(headers),
-        ) as response,
-    ):
-        declared = response.headers.get("content-length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > limit:
-            raise BodyTooLarge(f"the Spaces API answered with {declared} bytes (limit {limit})")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                # Leaving the block closes the stream: the rest is never read.
-                raise BodyTooLarge(f"the Spaces API answered with more than {limit} bytes")
-            chunks.append(chunk)
-        # What ``Response.aread()`` does, bounded: ``content`` is then readable once the
-        # stream is closed, without copying the response (and its headers) into a new one.
-        response._content = b"".join(chunks)
+    async with asyncio.timeout(within):
+        # ``build_request`` + ``send(stream=True)``: what ``http.stream()`` does, without
+        # its context-manager generator.
+        request = http.build_request(method, url, json=json_body, headers=headers)
+        response = await http.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isascii() and declared.isdigit() and int(declared) > limit:
+                raise BodyTooLarge(f"the Spaces API answered with {declared} bytes (limit {limit})")
+            stream = response.stream
+            bounded = getattr(stream, "read_bounded", None)
+            if bounded is not None and "content-encoding" not in response.headers:
+                # The engine's own bounded read (resolvers/wire.py): no decoder to apply.
+                body = await bounded(limit)
+                if body is None:
+                    raise BodyTooLarge(f"the Spaces API answered with more than {limit} bytes")
+            else:
+                body = await _read_decoded(response, limit)
+            # What ``Response.aread()`` does, bounded: ``content`` is then readable once
+            # the stream is closed, without copying the response into a new one.
+            response._content = body
+        finally:
+            # Closing before the end drops the connection: the rest is never read.
+            await response.aclose()
     return response
+
+
+async def _read_decoded(response: httpx.Response, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"the Spaces API answered with more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

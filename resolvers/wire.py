@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
 
 import httptools
 import httpx
@@ -185,8 +185,7 @@ class _Connection(asyncio.Protocol):
             if self.complete:
                 return None
             self._more = asyncio.get_running_loop().create_future()
-            async with _within(read_timeout, httpx.ReadTimeout):
-                await self._more
+            await _within(self._more, read_timeout, httpx.ReadTimeout)
         chunk = self.chunks.popleft()
         self.buffered -= len(chunk)
         if self._paused and self.buffered <= _HIGH_WATER // 2 and self.transport is not None:
@@ -205,14 +204,15 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
-@contextlib.asynccontextmanager
-async def _within(seconds: float | None, kind: type[httpx.TimeoutException]) -> AsyncIterator[None]:
+async def _within(
+    waiter: Awaitable[Any], seconds: float | None, kind: type[httpx.TimeoutException]
+) -> Any:
+    """``await waiter``, as ``kind`` past ``seconds`` (a plain await: no generator per call)."""
     if seconds is None:
-        yield
-        return
+        return await waiter
     try:
         async with asyncio.timeout(seconds):
-            yield
+            return await waiter
     except TimeoutError as exc:
         raise kind(f"no answer within {seconds} s") from exc
 
@@ -238,6 +238,25 @@ class _Body(httpx.AsyncByteStream):
                 exc.request = self._request
             await self.aclose()
             raise
+
+    async def read_bounded(self, limit: int) -> bytes | None:
+        """The whole body, or ``None`` as soon as it passes ``limit`` bytes (then closed
+        unread); without an async generator per body, which ``__aiter__`` costs."""
+        conn = self._conn
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while conn is not None and (chunk := await conn.next_chunk(self._read_timeout)):
+                size += len(chunk)
+                if size > limit:
+                    return None
+                chunks.append(chunk)
+        except httpx.TransportError as exc:
+            exc.request = self._request
+            raise
+        finally:
+            await self.aclose()
+        return b"".join(chunks)
 
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None
@@ -280,8 +299,7 @@ class WireEngine(httpx.AsyncBaseTransport):
         if slots is None:
             slots = self._slots = asyncio.Semaphore(self.limits.max_connections or 1 << 30)
         if slots.locked():
-            async with _within(timeout.get("pool"), httpx.PoolTimeout):
-                await slots.acquire()
+            await _within(slots.acquire(), timeout.get("pool"), httpx.PoolTimeout)
         else:
             await slots.acquire()
         conn: _Connection | None = None
@@ -289,8 +307,7 @@ class WireEngine(httpx.AsyncBaseTransport):
             conn = self._reuse(origin) or await self._connect(origin, timeout.get("connect"))
             head = conn.start(data, request.method == "HEAD")
             if not head.done():
-                async with _within(timeout.get("read"), httpx.ReadTimeout):
-                    await head
+                await _within(head, timeout.get("read"), httpx.ReadTimeout)
             head.result()
         except BaseException as exc:
             if conn is not None:
@@ -329,15 +346,16 @@ class WireEngine(httpx.AsyncBaseTransport):
         context = None
         if scheme == "https":
             context = self._ssl = self._ssl or httpx.create_ssl_context()
+        connecting = loop.create_connection(
+            lambda: _Connection(origin),
+            host,
+            port,
+            ssl=context,
+            server_hostname=host if context is not None else None,
+        )
+        conn: _Connection
         try:
-            async with _within(seconds, httpx.ConnectTimeout):
-                _, conn = await loop.create_connection(
-                    lambda: _Connection(origin),
-                    host,
-                    port,
-                    ssl=context,
-                    server_hostname=host if context is not None else None,
-                )
+            _, conn = await _within(connecting, seconds, httpx.ConnectTimeout)
         except OSError as exc:
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
         self._open.add(conn)

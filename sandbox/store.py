@@ -209,8 +209,11 @@ class Store:
         """The objects among ``ids`` that exist (and match ``filters``), newest first."""
         where, args = self._where(account, kind, [*filters, Filter("id", tuple(ids))])
         with self._lock:
+            # Without statistics the planner walks objects_order (every object of the
+            # kind, to skip a sort); looking the few ids up and sorting them is ~50x
+            # cheaper on large kinds. (created, seq) is a total order: same answer.
             rows = self._conn.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM objects WHERE {where} "
+                f"SELECT {', '.join(COLUMNS)} FROM objects INDEXED BY objects_id WHERE {where} "
                 "ORDER BY created DESC, seq DESC",
                 args,
             ).fetchall()

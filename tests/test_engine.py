@@ -381,13 +381,26 @@ def test_the_upstream_client_builds_requests_as_httpx_does() -> None:
         timeout=5,
     )
     url = "http://127.0.0.1:9999/api/v1/invoices?customer=cus_1&subscription=s%2F1&limit=5"
-    for method, body in (("GET", None), ("POST", {"name": "Ada"})):
-        ours = client.build_request(method, url, json=body, headers={"authorization": "Bearer t"})
-        theirs = httpx.AsyncClient.build_request(
-            client, method, url, json=body, headers={"authorization": "Bearer t"}
-        )
-        assert ours.url == theirs.url and ours.headers.raw == theirs.headers.raw
-        assert ours.extensions == theirs.extensions and ours.read() == theirs.read()
+    cases = [(m, None) for m in ("GET", "DELETE", "HEAD", "OPTIONS")] + [("POST", {"n": "Ada"})]
+    for method, body in cases:
+        for headers in (
+            None,
+            {"authorization": "Bearer t", "If-None-Match": '"v1"'},
+            {"User-Agent": "other", "authorization": "Bearer t"},  # replaces a default
+        ):
+            ours = client.build_request(method, url, json=body, headers=headers)
+            theirs = httpx.AsyncClient.build_request(
+                client, method, url, json=body, headers=headers
+            )
+            assert (ours.method, ours.url, ours.headers._list, ours.extensions) == (
+                theirs.method,
+                theirs.url,
+                theirs.headers._list,
+                theirs.extensions,
+            )
+            assert ours.read() == theirs.read() and vars(ours).keys() == vars(theirs).keys()
+    with pytest.raises(UnicodeEncodeError):  # as httpx: header values are ASCII
+        client.build_request("GET", url, headers={"x-name": "é"})
     # Anything else (relative URLs, params, cookies) is httpx's own build_request.
     relative = client.build_request("GET", "customers", params={"limit": 5})
     assert str(relative.url) == "http://127.0.0.1:9999/api/v1/customers?limit=5"
