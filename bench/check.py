@@ -17,7 +17,7 @@ W3_MAX_RATIO = 1.25
 SMALL_MAX_OVERHEAD_MS = 3.0
 W5_MAX_CPU_RATIO = 1.5
 #: Distinct operations (bench/concurrency.py), on the engine the facade defaults to.
-ENGINE = "aiohttp"
+ENGINE = "httptools"
 W3_TIGHT_RATIO = 1.05
 CPU_FLAT_RATIO = 1.15
 W3D_SCALING = 4.0

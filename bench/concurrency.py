@@ -43,7 +43,7 @@ from bench.procs import (
 from bench.workloads import W2_QUERY, W3_QUERY, W5_QUERY
 
 CONCURRENCY = (1, 8, 32)
-ENGINES = ("httpcore", "aiohttp")
+ENGINES = ("httpcore", "aiohttp", "httptools")
 LATENCY_MS = 20.0
 W3D = W3_QUERY.replace(
     "{ customers(first: 10)", "query($after: String) { customers(first: 10, after: $after)", 1
@@ -250,7 +250,7 @@ def plot(result: dict[str, Any], path: Path) -> bool:
     for col, (mode, m) in enumerate(modes):
         for key, row in m["workloads"].items():
             for engine, cells in row.items():
-                style = "-" if engine == "aiohttp" else "--"
+                style = {"httptools": "-", "aiohttp": "--"}.get(engine, ":")
                 xs = [c for c in CONCURRENCY if f"c{c}" in cells]
                 thr = [cells[f"c{c}"]["ops_per_s"] for c in xs]
                 cpu = [cells[f"c{c}"]["facade_cpu_ms_per_op"] for c in xs]

@@ -36,7 +36,7 @@ from bench.procs import (
 )
 from bench.report import write_reports
 from bench.workloads import TOKEN, Workload, count_fields, discover
-from resolvers.engine import AiohttpEngine
+from resolvers.wire import WireEngine
 
 RESULTS = Path(__file__).parent / "results"
 LATENCY_MS = 20.0
@@ -56,7 +56,7 @@ async def run_mode(batch: bool, opts: argparse.Namespace, out: dict[str, Any]) -
         # The aggregator runs on the engine the facade defaults to (the fastest measured).
         async with (
             httpx.AsyncClient(base_url=sandbox.url + "/api/v1/", auth=(TOKEN, ""),
-                              transport=AiohttpEngine(limits)) as upstream,
+                              transport=WireEngine(limits)) as upstream,
             httpx.AsyncClient(base_url=sandbox.url) as stats,
         ):  # fmt: skip
             workloads = await discover(upstream)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 BatchIds = Literal["auto", "on", "off"]
-EngineName = Literal["httpcore", "aiohttp"]
+EngineName = Literal["httpcore", "aiohttp", "httptools"]
 #: The upstream dialects (``resolvers/dialects/``, ``docs/dialects.md``).
 UpstreamDialect = Literal["spaces", "spotcap", "launch27"]
 

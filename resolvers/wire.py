@@ -401,12 +401,15 @@ async def _content(request: httpx.Request) -> bytes:
 
 def _encode(request: httpx.Request, body: bytes) -> bytes:
     """The request's head and body as bytes on the wire (httpx set Host and Content-Length)."""
+    items = request.headers._list  # (name, lowered name, value): no copy per request
     lines = [request.method.encode("ascii"), b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
-    for name, value in request.headers.raw:
-        if b"\r" in value or b"\n" in value or b"\r" in name or b"\n" in name:
-            raise httpx.LocalProtocolError("a header may not hold a line break", request=request)
+    for name, _, value in items:
         lines += (name, b": ", value, b"\r\n")
     lines.append(b"\r\n")
-    if body:
-        lines.append(body)
-    return b"".join(lines)
+    head = b"".join(lines)
+    # Each line ends in one CRLF: any other CR or LF (a header smuggling a second
+    # request) shows in the counts. Two scans in C instead of four per header.
+    breaks = len(items) + 2
+    if head.count(b"\n") != breaks or head.count(b"\r") != breaks:
+        raise httpx.LocalProtocolError("a header may not hold a line break", request=request)
+    return head + body if body else head

@@ -69,8 +69,9 @@ class Settings:
     #: server is closing at that moment fails the request, and writes are never retried.
     keepalive_expiry: float = 4.0
     #: The HTTP engine under the upstream ``httpx.AsyncClient`` (``resolvers/engine.py``):
-    #: aiohttp's costs the same per request however many are pooled or in flight.
-    upstream_engine: UpstreamEngineName = "aiohttp"
+    #: httptools (``resolvers/wire.py``) costs the least per request, and the same however
+    #: many are pooled or in flight (``python -m bench engine``).
+    upstream_engine: UpstreamEngineName = "httptools"
     #: The collector's first threshold in a serving process (``spaces_graphql/gc_tuning.py``):
     #: an operation allocates tens of thousands of short-lived objects, and Python's 700
     #: made collection ~10 % of W3's CPU. 0 leaves the interpreter's defaults.

@@ -21,6 +21,7 @@ from resolvers.engine import AiohttpEngine, UpstreamClient, UpstreamEngine, netw
 from resolvers.errors import UpstreamTimeout, UpstreamUnavailable
 from resolvers.resilience import operation_scope
 from resolvers.transfer import BodyTooLarge
+from resolvers.wire import WireEngine
 from spaces_graphql.settings import Settings, SettingsError
 
 ENGINES = [e.value for e in UpstreamEngine]
@@ -115,7 +116,7 @@ async def _until(predicate: Callable[[], bool], seconds: float = 10.0) -> None:
 
 
 def test_the_engine_is_a_validated_setting() -> None:
-    assert Settings().upstream_engine == "aiohttp"
+    assert Settings().upstream_engine == "httptools"
     loaded = Settings.load(environ={"SPACES_GRAPHQL_UPSTREAM_ENGINE": "httpcore"})
     assert loaded.upstream_engine == "httpcore"
     with pytest.raises(SettingsError, match="upstream_engine"):
@@ -130,6 +131,9 @@ def test_each_setting_builds_its_transport() -> None:
     assert aio.keepalive_expiry == 2.5 and aio.limits.max_connections == 300
     core = network_transport(Settings(upstream_engine="httpcore").upstream_config())
     assert isinstance(core, httpx.AsyncHTTPTransport)
+    wire = network_transport(Settings(keepalive_expiry=1.5).upstream_config())
+    assert isinstance(wire, WireEngine)
+    assert wire.keepalive_expiry == 1.5 and wire.limits.max_connections == 300
 
 
 async def test_an_injected_transport_wins_over_the_engine() -> None:

@@ -9,6 +9,10 @@ pool's bounds, and heads that would smuggle a second request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
+import ssl
+from pathlib import Path
 
 import httpx
 import pytest
@@ -142,3 +146,73 @@ async def test_a_closed_engine_refuses_and_closes_its_connections() -> None:
         assert engine.connections == 0
         with pytest.raises(RuntimeError):
             await engine.handle_async_request(httpx.Request("GET", "http://127.0.0.1/"))
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_https_is_verified_and_kept_alive(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(cert, key)
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(ok(b'{"tls": true}'))
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=served)
+    url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}/x"
+    try:
+        trusted = ssl.create_default_context(cafile=str(cert))
+        engine = WireEngine(httpx.Limits(max_connections=4), ssl_context=trusted)
+        async with httpx.AsyncClient(transport=engine) as client:
+            assert (await client.get(url)).json() == {"tls": True}
+            assert (await client.get(url)).json() == {"tls": True}
+        assert connections == 1
+        # The default context (the system's CAs) refuses a certificate nobody signed.
+        async with httpx.AsyncClient(transport=WireEngine(httpx.Limits())) as client:
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await client.get(url)
+    finally:
+        server.close()
