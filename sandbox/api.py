@@ -11,6 +11,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from sandbox.errors import ApiError
+from sandbox.front import url_path
 from sandbox.model import EVENT_TYPES, Json
 from sandbox.openapi import openapi_document
 from sandbox.paging import Paging, query_window
@@ -83,7 +84,7 @@ def _customer_filter(call: Call) -> list[Filter]:
 def _envelope(call: Call, data: list[Json], has_more: bool) -> Json:
     return {
         "object": "list",
-        "url": call.request.url.path,
+        "url": url_path(call.request),
         "count": len(data),
         "has_more": has_more,
         "data": data,

@@ -31,6 +31,7 @@ from sandbox.config import SandboxConfig
 from sandbox.dialects import Dialect, dialect_for
 from sandbox.errors import ApiError
 from sandbox.faults import inject
+from sandbox.front import SandboxApp, url_path
 from sandbox.state import SandboxState
 from sandbox.store import dumps
 
@@ -139,7 +140,7 @@ def _api_routes(state: SandboxState, dialect: Dialect) -> list[Route]:
         key = f"{method} {API_PREFIX}{template}"
         state.stats.hit(key)
         token = dialect.token_of(request, state.store)
-        fault = state.faults.take(method, key, request.url.path, token)
+        fault = state.faults.take(method, key, url_path(request), token)
         if fault is not None:
             injected = await inject(fault, request, state.faults, dialect.error)
             if injected is not None:
@@ -232,8 +233,11 @@ def create_app(
         yield
         await state.aclose()
 
-    app = Starlette(
-        routes=[*_api_routes(state, dialect), *_sandbox_routes(state)],
+    api = _api_routes(state, dialect)
+    app = SandboxApp(
+        fast=api,
+        on_error=_http_error,
+        routes=[*api, *_sandbox_routes(state)],
         exception_handlers={404: _http_error, 405: _http_error, Exception: _http_error},
         lifespan=lifespan,
     )

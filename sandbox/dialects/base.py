@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,7 @@ from sandbox.config import SandboxConfig
 from sandbox.errors import ApiError
 from sandbox.model import Json
 from sandbox.paging import Paging, query_window
-from sandbox.store import Store, Window, dumps
+from sandbox.store import Store, Window, dump_bytes, dumps
 
 if TYPE_CHECKING:
     from sandbox.api import Handler
@@ -57,15 +58,25 @@ def is_list(payload: Json) -> bool:
     return payload.get("object") == "list" and isinstance(payload.get("data"), list)
 
 
+@functools.lru_cache(maxsize=1024)
+def basic_username(credentials: str) -> str | None:
+    """The username in HTTP Basic ``credentials`` (base64), None when malformed.
+
+    A pure function of a header value that clients repeat on every request (and the
+    dispatcher reads twice: for faults, then to authenticate), hence cached.
+    """
+    try:
+        return base64.b64decode(credentials, validate=True).decode().partition(":")[0]
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
 def basic_token(request: Request) -> str | None:
     """The username of an HTTP Basic ``Authorization``, unchecked."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "basic" or not value.strip():
         return None
-    try:
-        return base64.b64decode(value.strip(), validate=True).decode().partition(":")[0] or None
-    except (binascii.Error, UnicodeDecodeError):
-        return None
+    return basic_username(value.strip()) or None
 
 
 class Dialect:
@@ -108,11 +119,10 @@ class Dialect:
                 "Authentication required: HTTP Basic with the access token as username",
                 headers=challenge,
             )
-        try:
-            token = base64.b64decode(value.strip(), validate=True).decode().partition(":")[0]
-        except (binascii.Error, UnicodeDecodeError):
-            raise ApiError(401, "Malformed HTTP Basic credentials", headers=challenge) from None
-        if not token or store.account(token) is None:
+        token = basic_username(value.strip())
+        if token is None:
+            raise ApiError(401, "Malformed HTTP Basic credentials", headers=challenge)
+        if not token or not store.is_account(token):
             raise ApiError(401, "Invalid access token", headers=challenge)
         return token
 
@@ -131,7 +141,7 @@ class Dialect:
         created: bool,
     ) -> Response:
         """The wire answer to a successful call (``window``: the stretch of a list served)."""
-        return self.respond(request, dumps(payload).encode())
+        return self.respond(request, dump_bytes(payload))
 
     def respond(
         self,

@@ -171,7 +171,7 @@ class Spotcap(Dialect):
         token = request.headers.get("authorization", "").strip()
         if not token:
             raise ApiError(401, "Authentication required: send Authorization: <access token>")
-        if store.account(token) is None:
+        if not store.is_account(token):
             raise ApiError(401, "Invalid credentials: Authorization is the raw access token")
         return token
 
