@@ -7,13 +7,14 @@ which limits; nothing here chooses a policy.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
 import orjson
 
 from resolvers.errors import MalformedPayload, UpstreamError
+from resolvers.wire import WireBody
 
 Params = Mapping[str, str | int]
 
@@ -54,34 +55,52 @@ async def exchange(
         # its context-manager generator.
         request = http.build_request(method, url, json=json_body, headers=headers)
         response = await http.send(request, stream=True)
-        try:
-            declared = response.headers.get("content-length", "")
-            if declared.isascii() and declared.isdigit() and int(declared) > limit:
-                raise BodyTooLarge(f"the Spaces API answered with {declared} bytes (limit {limit})")
-            stream = response.stream
-            bounded = getattr(stream, "read_bounded", None)
-            if bounded is not None and "content-encoding" not in response.headers:
-                # The engine's own bounded read (resolvers/wire.py): no decoder to apply.
-                body = await bounded(limit)
-                if body is None:
-                    raise BodyTooLarge(f"the Spaces API answered with more than {limit} bytes")
-            else:
-                body = await _read_decoded(response, limit)
-            # What ``Response.aread()`` does, bounded: ``content`` is then readable once
-            # the stream is closed, without copying the response into a new one.
-            response._content = body
-        finally:
-            # Closing before the end drops the connection: the rest is never read.
-            await response.aclose()
+        # What ``Response.aread()`` does, bounded: ``content`` is then readable once the
+        # stream is closed, without copying the response into a new one.
+        response._content = await read_body(response, limit)
     return response
 
 
-async def _read_decoded(response: httpx.Response, limit: int) -> bytes:
-    chunks: list[bytes] = []
+async def read_body(
+    response: httpx.Response,
+    limit: int,
+    *,
+    decoded: bool = True,
+    upstream: str = "the Spaces API",
+) -> bytes:
+    """The whole body of a streamed ``response``, refused past ``limit`` bytes (by its
+    declared length, else as soon as it passes), never read whole; then closed (closing
+    before the end drops the connection). ``decoded``: with ``Content-Encoding`` undone,
+    ``limit`` bounding the decoded size; otherwise the bytes as sent. ``upstream`` names
+    the other side in the refusal."""
+    try:
+        declared = response.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge(f"{upstream} answered with {declared} bytes (limit {limit})")
+        stream = response.stream
+        if isinstance(stream, WireBody) and not (
+            decoded and "content-encoding" in response.headers
+        ):
+            # The httptools engine's own bounded read, without a generator per body.
+            body = await stream.read_bounded(limit)
+        else:
+            body = await _bounded(
+                response.aiter_bytes() if decoded else response.aiter_raw(), limit
+            )
+        if body is None:
+            raise BodyTooLarge(f"{upstream} answered with more than {limit} bytes")
+        return body
+    finally:
+        await response.aclose()
+
+
+async def _bounded(chunks: AsyncIterator[bytes], limit: int) -> bytes | None:
+    """The chunks joined, or ``None`` once they pass ``limit`` bytes (read no further)."""
+    kept: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge(f"the Spaces API answered with more than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+            return None
+        kept.append(chunk)
+    return b"".join(kept)

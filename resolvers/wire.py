@@ -217,7 +217,7 @@ async def _within(
         raise kind(f"no answer within {seconds} s") from exc
 
 
-class _Body(httpx.AsyncByteStream):
+class WireBody(httpx.AsyncByteStream):
     """The answer's body as it arrives; closing it before its end closes the connection."""
 
     def __init__(self, engine: WireEngine, conn: _Connection, request: httpx.Request) -> None:
@@ -306,13 +306,10 @@ class WireEngine(httpx.AsyncBaseTransport):
         try:
             conn = self._reuse(origin) or await self._connect(origin, timeout.get("connect"))
             head = conn.start(data, request.method == "HEAD")
-            if not head.done():
-                await _within(head, timeout.get("read"), httpx.ReadTimeout)
-            head.result()
+            await _within(head, timeout.get("read"), httpx.ReadTimeout)
         except BaseException as exc:
             if conn is not None:
-                conn.close()
-                self._forget(conn)
+                self._drop(conn)
             slots.release()
             if isinstance(exc, httpx.TransportError):
                 exc.request = request
@@ -320,7 +317,7 @@ class WireEngine(httpx.AsyncBaseTransport):
         return httpx.Response(
             status_code=conn.status,
             headers=conn.headers,
-            stream=_Body(self, conn, request),
+            stream=WireBody(self, conn, request),
             request=request,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": conn.reason},
         )
@@ -334,8 +331,7 @@ class WireEngine(httpx.AsyncBaseTransport):
         while idle:
             conn = idle.pop()  # the most recently used: the likeliest to be alive
             if conn.closed or (expiry is not None and now - conn.idle_since > expiry):
-                conn.close()
-                self._forget(conn)
+                self._drop(conn)
                 continue
             return conn
         return None
@@ -376,12 +372,13 @@ class WireEngine(httpx.AsyncBaseTransport):
             conn.idle_since = time.monotonic()
             idle.append(conn)
         else:
-            conn.close()
-            self._forget(conn)
+            self._drop(conn)
         if self._slots is not None:
             self._slots.release()
 
-    def _forget(self, conn: _Connection) -> None:
+    def _drop(self, conn: _Connection) -> None:
+        """Close ``conn`` and stop counting it."""
+        conn.close()
         self._open.discard(conn)
 
     async def aclose(self) -> None:

@@ -16,7 +16,7 @@ as ``{"message": ...}`` (plus ``"fields": {name: [messages]}`` for a validation 
 status 422), the ``ETag`` header passed through, and 304 passed through.
 
 The translation must keep every behaviour above it: bodies bounded by
-``max_upstream_body_bytes`` (:func:`read_bounded`), timeouts (the request's
+``max_upstream_body_bytes`` (:func:`read_decoded`), timeouts (the request's
 ``extensions`` are copied), cancellation (no task is spawned), and one wire request
 per canonical request except where a dialect documents an extra one (launch27's
 time zone lookup, cached per credential).
@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import orjson
 
-from resolvers.transfer import BodyTooLarge
+from resolvers.transfer import read_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,33 +113,13 @@ def credential_of(request: httpx.Request) -> str | None:
     return user or None
 
 
-async def read_bounded(response: httpx.Response, limit: int, *, decoded: bool = False) -> bytes:
-    """The whole body of a wire answer, refused past ``limit`` bytes (never read whole).
-
-    ``decoded``: with ``Content-Encoding`` undone. A dialect that rewrites a body must
-    read it so (the raw bytes of a compressed answer are not JSON); ``limit`` then
-    bounds the decoded size, as the client's own reads do (``resolvers/transfer.exchange``).
-    """
-    declared = response.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        await response.aclose()
-        raise BodyTooLarge(f"the upstream answered with {declared} bytes (limit {limit})")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in response.aiter_bytes() if decoded else response.aiter_raw():
-            size += len(chunk)
-            if size > limit:
-                raise BodyTooLarge(f"the upstream answered with more than {limit} bytes")
-            chunks.append(chunk)
-    finally:
-        await response.aclose()
-    return b"".join(chunks)
-
-
 async def read_decoded(response: httpx.Response, limit: int) -> bytes:
-    """:func:`read_bounded` with ``Content-Encoding`` undone."""
-    return await read_bounded(response, limit, decoded=True)
+    """The whole body of a wire answer with ``Content-Encoding`` undone, refused past
+    ``limit`` decoded bytes (never read whole): a dialect that rewrites a body must read
+    it so (the raw bytes of a compressed answer are not JSON), and a small compressed
+    body can expand. The client's own reads use the same reader
+    (``resolvers/transfer.read_body``)."""
+    return await read_body(response, limit, upstream="the upstream")
 
 
 def canonical(

@@ -42,7 +42,6 @@ from resolvers.dialects.base import (
     canonical,
     credential_of,
     list_envelope,
-    read_bounded,
     read_decoded,
 )
 from resolvers.resources import RESOURCES
@@ -197,9 +196,6 @@ class SpotcapTransport(DialectTransport):
             if len(response.content) > limit:
                 raise BodyTooLarge(f"the upstream answered with more than {limit} bytes")
             return response.content
-        if response.headers.get("content-encoding", "identity").strip().lower() == "identity":
-            return await read_bounded(response, limit)
-        # Decoded bytes are what is bounded: a small compressed body can expand.
         return await read_decoded(response, limit)
 
 
