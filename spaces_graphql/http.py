@@ -38,7 +38,15 @@ from spaces_graphql.incremental import (
 from spaces_graphql.incremental_2022 import Defer2022
 from spaces_graphql.media import weighted
 from spaces_graphql.observability import request_id
-from spaces_graphql.pipeline import Code, Operation, Outcome, Pipeline, Refused, Transport
+from spaces_graphql.pipeline import (
+    Code,
+    Operation,
+    Outcome,
+    Pipeline,
+    Refused,
+    Transport,
+    cost_extension,
+)
 from spaces_graphql.ratelimit import Decision
 from spaces_graphql.runtime import Runtime
 
@@ -218,10 +226,7 @@ class GraphQLHTTP:
         doc: dict[str, Any] = {"data": result.data}
         if errors:
             doc["errors"] = errors
-        doc["extensions"] = {
-            **(result.extensions or {}),
-            "cost": {"requested": op.cost, "upstreamRequests": context.upstream.requests},
-        }
+        doc["extensions"] = {**(result.extensions or {}), **cost_extension(op, context)}
         return orjson.dumps(doc), 200, headers
 
     async def _params(self, request: Request) -> dict[str, Any]:

@@ -54,7 +54,7 @@ from graph.context import Context
 from resolvers.errors import ErrorCode, SpacesGraphQLError
 from resolvers.resilience import operation_scope
 from spaces_graphql.media import weighted
-from spaces_graphql.pipeline import Operation, Outcome, Pipeline
+from spaces_graphql.pipeline import Operation, Outcome, Pipeline, cost_extension, error_code
 
 log = logging.getLogger("spaces_graphql.incremental")
 
@@ -165,7 +165,7 @@ async def deliver(
                 return
             initial: InitialIncrementalExecutionResult = result.initial_result
             errors += initial.errors or ()
-            if any(_code(e) == ErrorCode.UNAUTHENTICATED for e in errors):
+            if any(error_code(e) == ErrorCode.UNAUTHENTICATED for e in errors):
                 # A refused token voids the answer, as without @defer: one whole (401) answer.
                 whole = ExecutionResult(data=None, errors=list(errors))
                 await pipeline.settle(op, whole)
@@ -175,7 +175,7 @@ async def deliver(
                 return
             payload = dict(initial.formatted)
             payload.pop("extensions", None)
-            payload["extensions"] = _cost(op, context)
+            payload["extensions"] = cost_extension(op, context)
             yield payload
             async with aclosing(result.subsequent_results) as rest:
                 async for item in rest:
@@ -183,17 +183,12 @@ async def deliver(
                     errors += found
                     payload = dict(item.formatted)
                     if not item.has_next:
-                        payload["extensions"] = _cost(op, context)
+                        payload["extensions"] = cost_extension(op, context)
                     yield payload
             await pipeline.settle(op, ExecutionResult(data=initial.data, errors=errors or None))
             rt.tracing.finish(span, 200)
     finally:
         context.loaders.release()
-
-
-def _cost(op: Operation, context: Context) -> dict[str, Any]:
-    """The ``cost`` extension: requested, and upstream requests made so far."""
-    return {"cost": {"requested": op.cost, "upstreamRequests": context.upstream.requests}}
 
 
 def _errors_of(*groups: Iterable[Any] | None) -> list[Any]:
@@ -224,11 +219,6 @@ def _mask(error: GraphQLError) -> GraphQLError:
         error.path,
         original_error=None,
     )
-
-
-def _code(error: GraphQLError) -> str | None:
-    code = (error.extensions or {}).get("code")
-    return code if isinstance(code, str) else None
 
 
 # --- HTTP: the parts in their own task, and the multipart/mixed body ------------------

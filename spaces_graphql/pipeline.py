@@ -330,7 +330,7 @@ class Pipeline:
     async def settle(self, op: Operation, result: ExecutionResult) -> bool:
         """Record the outcome; an upstream 401 is charged to the client address. True on 401."""
         errors = result.errors or []
-        unauthenticated = any(_code_of(e) == Code.UNAUTHENTICATED.value for e in errors)
+        unauthenticated = any(error_code(e) == Code.UNAUTHENTICATED.value for e in errors)
         refused_login = op.context is not None and op.context.memo.get(LOGIN_REFUSED)
         if refused_login and self.settings.rate_limited and op.caller is not None:
             # Wrong email or password: a userError for the caller, and for the rate limit
@@ -377,6 +377,12 @@ class Pipeline:
         )
 
 
+def cost_extension(op: Operation, context: Context) -> dict[str, Any]:
+    """The ``cost`` extension every transport adds to an answer: what pre-flight
+    priced, and the upstream requests the operation made (so far, mid-stream)."""
+    return {"cost": {"requested": op.cost, "upstreamRequests": context.upstream.requests}}
+
+
 def login_only(prepared: Prepared) -> bool:
     """Whether the operation is a mutation selecting ``login`` (and ``__typename``) only.
 
@@ -395,6 +401,7 @@ def _format(error: GraphQLError) -> dict[str, Any]:
     return dict(error.formatted)
 
 
-def _code_of(error: GraphQLError) -> str | None:
+def error_code(error: GraphQLError) -> str | None:
+    """The ``extensions.code`` of a GraphQL error, if it has one."""
     code = (error.extensions or {}).get("code")
     return code if isinstance(code, str) else None

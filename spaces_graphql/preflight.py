@@ -87,6 +87,11 @@ class Prepared:
     work: int = 0
 
 
+def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    """The document's fragment definitions by name."""
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
 def _error(message: str, code: str, **extra: Any) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code, **extra})
 
@@ -304,9 +309,7 @@ class Preflight:
             raise RequestError(
                 [_recode(e, ErrorCode.BAD_USER_INPUT) for e in coerced], ErrorCode.BAD_USER_INPUT
             )
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
+        fragments = fragments_of(document)
         # Every field's arguments, before any field runs (no upstream call for a refusal).
         if bad := argument_errors(self.schema, operation, fragments, coerced.coerced):
             raise RequestError(bad, ErrorCode.BAD_USER_INPUT)

@@ -39,7 +39,7 @@ from graphql import (
 
 from graph.federation import representations_problem
 from resolvers.errors import ErrorCode
-from spaces_graphql.preflight import Prepared
+from spaces_graphql.preflight import Prepared, fragments_of
 from spaces_graphql.settings import Settings
 
 #: The header a gateway sends the federation secret in (``Settings.federation_secret``).
@@ -75,12 +75,7 @@ def query_roots(prepared: Prepared) -> list[FieldNode]:
     """A query's root fields (none for a mutation or subscription): what the checks read."""
     if prepared.operation_type is not OperationType.QUERY:
         return []
-    fragments = {
-        d.name.value: d
-        for d in prepared.document.definitions
-        if isinstance(d, FragmentDefinitionNode)
-    }
-    return list(root_fields(prepared.operation, fragments))
+    return list(root_fields(prepared.operation, fragments_of(prepared.document)))
 
 
 def selects_service(roots: list[FieldNode]) -> bool:

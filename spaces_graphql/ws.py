@@ -39,7 +39,14 @@ from graph.context import Caller, Context
 from resolvers.errors import ErrorCode, SpacesGraphQLError, Unauthenticated
 from spaces_graphql.auth import token_from_headers
 from spaces_graphql.incremental import deliver, is_incremental
-from spaces_graphql.pipeline import Operation, Outcome, Pipeline, Refused, Transport
+from spaces_graphql.pipeline import (
+    Operation,
+    Outcome,
+    Pipeline,
+    Refused,
+    Transport,
+    cost_extension,
+)
 from spaces_graphql.runtime import Runtime
 
 log = logging.getLogger("spaces_graphql.ws")
@@ -346,10 +353,7 @@ class Connection:
 
 def _whole(op: Operation, result: ExecutionResult, context: Context) -> dict[str, Any]:
     body = _payload(result)
-    body["extensions"] = {
-        **(result.extensions or {}),
-        "cost": {"requested": op.cost, "upstreamRequests": context.upstream.requests},
-    }
+    body["extensions"] = {**(result.extensions or {}), **cost_extension(op, context)}
     return body
 
 
