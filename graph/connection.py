@@ -115,9 +115,18 @@ async def load_connection(
         # The cursor was well formed but the upstream no longer knows the object.
         raise BadUserInput(f"the cursor was refused: {exc.message}") from exc
     flags = page_flags(request, page.has_more)
-    keys = [key(item) for item in page.items]
+    # The graph's objects for a page are built once per page, not once per operation:
+    # a page revalidated from the ETag cache is the same object every time, and graph
+    # objects are never changed once built (each resolver reads its own context).
+    built = page.derived.get((wrap, key))
+    if built is None:
+        built = page.derived[wrap, key] = (
+            [wrap(item) for item in page.items],
+            [key(item) for item in page.items],
+        )
+    nodes, keys = built
     return Connection(
-        nodes=[wrap(item) for item in page.items],
+        nodes=nodes,
         page_info=PageInfo(
             has_next_page=flags.has_next,
             has_previous_page=flags.has_previous,

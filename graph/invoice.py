@@ -30,6 +30,8 @@ class Invoice(Node):
     shipping_address: Address | None = strawberry.field(description="Where the goods go.")
     total: Money = strawberry.field(description="The invoice total.")
     _record: strawberry.Private[InvoiceRecord]
+    #: ``items``, built on first use (an object may serve many operations).
+    _items: strawberry.Private[list[InvoiceItem] | None] = None
 
     @classmethod
     def from_record(cls, rec: InvoiceRecord) -> Invoice:
@@ -49,7 +51,9 @@ class Invoice(Node):
 
     @strawberry.field(description="The invoice's lines.")
     def items(self) -> list[InvoiceItem]:
-        return [InvoiceItem.from_record(item) for item in self._record.items]
+        if self._items is None:
+            self._items = [InvoiceItem.from_record(item) for item in self._record.items]
+        return self._items
 
     @strawberry.field(description="The customer billed.")
     def customer(self, info: Info) -> Customer:

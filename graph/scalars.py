@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime
 from typing import NewType
@@ -13,8 +14,15 @@ from strawberry.types.scalar import ScalarDefinition
 def _serialize(value: int | datetime) -> str:
     if isinstance(value, datetime):
         value = int(value.timestamp())
-    # time.gmtime + strftime is twice as fast as datetime's; one runs per date per object.
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
+    return _iso(value)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _iso(seconds: int) -> str:
+    # One runs per date per object, and the same objects come back operation after
+    # operation: remembered, a date costs a dictionary lookup instead of ~1.5 µs.
+    # time.gmtime + strftime is twice as fast as datetime's.
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def _parse(value: object) -> int:

@@ -35,6 +35,8 @@ class Subscription(Node):
     created_at: DateTime = strawberry.field(description="When the subscription started.")
     total: Money = strawberry.field(description="What the subscription bills each period.")
     _record: strawberry.Private[SubscriptionRecord]
+    #: ``items``, built on first use (an object may serve many operations).
+    _items: strawberry.Private[list[SubscriptionItem] | None] = None
 
     @classmethod
     def from_record(cls, rec: SubscriptionRecord) -> Subscription:
@@ -50,7 +52,9 @@ class Subscription(Node):
 
     @strawberry.field(description="The subscription's lines.")
     def items(self) -> list[SubscriptionItem]:
-        return [SubscriptionItem.from_record(item) for item in self._record.items]
+        if self._items is None:
+            self._items = [SubscriptionItem.from_record(item) for item in self._record.items]
+        return self._items
 
     @strawberry.field(description="The customer who holds the subscription.")
     def customer(self, info: Info) -> Customer:

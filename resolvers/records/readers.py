@@ -7,7 +7,7 @@ type): parsing runs once per upstream object, ~300 of them per operation.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from resolvers.errors import MalformedPayload
@@ -22,6 +22,12 @@ class Page(Generic[T]):
 
     items: list[T]
     has_more: bool
+    #: What a consumer derived from ``items``, by the function that derived it. A page
+    #: is never changed once parsed, and one parsed from a body the ETag cache holds
+    #: is handed to every operation that revalidates it (``resolvers/cache.py``'s
+    #: ``ParsedBodies``), so what is built from it once (the graph's objects for its
+    #: items) serves them all, and is gone with the page.
+    derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _req(obj: Json, key: str, kind: str) -> Any:
