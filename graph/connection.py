@@ -312,9 +312,10 @@ class ConnectionField(StrawberryField):
         return node
 
     def _bind(self, record: Any) -> Any:
-        """``wrap`` until the first page: find ``from_record`` once, then use it directly."""
+        """``wrap`` of a lazy node type: finds ``from_record`` once. It stays ``wrap`` (it
+        names the nodes a page's objects were built by, ``load_connection``)."""
         if self._bound is None:
-            self._bound = self.wrap = self.node_type().from_record  # type: ignore[attr-defined]
+            self._bound = self.node_type().from_record  # type: ignore[attr-defined]
         return self._bound(record)
 
 

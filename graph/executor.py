@@ -51,6 +51,15 @@ _PLAIN = frozenset({str, int, float, bool})
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
+#: Every plain-object selection met so far, by its shape (class, response names, leaf
+#: plans, nested shapes), numbered: the key of an object's remembered results. Keys
+#: hold the leaf plans themselves, so no key can come to stand for another field.
+_SHAPES: dict[tuple[Any, ...], int] = {}
+#: Where an object keeps its completed results, by shape (at most ``_KEPT_SHAPES``).
+_KEPT = "_lean_completed"
+_KEPT_SHAPES = 4
+
+
 class _Fallback(Exception):
     """A plain object met a case graphql-core must decide (and report)."""
 
@@ -66,6 +75,8 @@ class _ObjectPlan:
     #: The exact class each object must be (anything else goes to graphql-core).
     origin: type
     entries: tuple[_Entry, ...]
+    #: The number of this selection's shape, the same in every operation (``_SHAPES``).
+    shape: int
 
 
 #: (response name, field details, leaf plan, object plan, constant ``__typename``).
@@ -107,7 +118,7 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
                         continue
                 elif plan is not None:
                     try:
-                        results[name] = _complete(plan, plan.get(source_value))
+                        results[name] = _complete(plan, plan.get(source_value), True)
                         continue
                     except Exception:  # graphql-core runs the field again, properly
                         pass
@@ -221,17 +232,21 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         for _, _, leaf, plan, typename in entries:
             if leaf is None and plan is None and typename is None:
                 return None
-        return _ObjectPlan(get, nullable, is_list, item_nullable, origin, entries)
+        key = (origin, *((n, leaf, sub and sub.shape, t) for n, _, leaf, sub, t in entries))
+        shape = _SHAPES.setdefault(key, len(_SHAPES))
+        return _ObjectPlan(get, nullable, is_list, item_nullable, origin, entries, shape)
 
 
-def _complete(plan: _ObjectPlan, value: Any) -> Any:
-    """A plain object's completed value; :class:`_Fallback` for anything unusual."""
+def _complete(plan: _ObjectPlan, value: Any, remember: bool = False) -> Any:
+    """A plain object's completed value; :class:`_Fallback` for anything unusual.
+    ``remember``: each object keeps its result for the next operation (``_remembered``)."""
+    fields = _remembered if remember else _fields
     if value is None:
         if plan.nullable:
             return None
         raise _Fallback
     if not plan.is_list:
-        return _fields(plan, value)
+        return fields(plan, value)
     if type(value) is not list and type(value) is not tuple:
         raise _Fallback
     completed: list[dict[str, Any] | None] = []
@@ -241,8 +256,36 @@ def _complete(plan: _ObjectPlan, value: Any) -> Any:
                 raise _Fallback
             completed.append(None)
         else:
-            completed.append(_fields(plan, item))
+            completed.append(fields(plan, item))
     return completed
+
+
+def _remembered(plan: _ObjectPlan, source: Any) -> dict[str, Any]:
+    """``_fields``, kept by the object for the next operation that selects the same.
+
+    A plain object's result is a function of the object alone: its fields are plain
+    reads (attributes, or methods taking only ``self``) of an object that is never
+    changed once built, coerced by the field types. The graph's objects for a page
+    serve every operation that revalidates the page (``graph/connection.py``), so the
+    second operation over a page reads each object's result instead of building it
+    again. Results are only read after execution (serialised), never changed.
+    """
+    kept = getattr(source, "__dict__", None)
+    if kept is None:
+        return _fields(plan, source)
+    results: dict[int, dict[str, Any]] | None = kept.get(_KEPT)
+    if results is not None:
+        found = results.get(plan.shape)
+        if found is not None:
+            return found
+    out = _fields(plan, source)
+    if results is None:
+        kept[_KEPT] = {plan.shape: out}
+    else:
+        if len(results) >= _KEPT_SHAPES:  # the selection kept longest makes room
+            del results[next(iter(results))]
+        results[plan.shape] = out
+    return out
 
 
 def _fields(plan: _ObjectPlan, source: Any) -> dict[str, Any]:

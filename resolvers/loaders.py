@@ -32,6 +32,7 @@ from resolvers.lookups import (
     ListedByIdLoader,
     ResourceLoader,
 )
+from resolvers.resilience import current_scope
 from resolvers.resources import (
     BY_KIND,
     RESOURCES,
@@ -104,6 +105,11 @@ class PageByQueryLoader:
         if page is None:
             page = self._pages[query] = asyncio.ensure_future(self._read(query))
             page.add_done_callback(_retrieved)
+            # Known to the operation: when it ends the read is cancelled, and the
+            # session need not run the request in a task of its own for that.
+            scope = current_scope()
+            if scope is not None:
+                scope.track(page)
         # Shielded: one awaiter cancelled (its branch abandoned) leaves the page to others;
         # the operation's scope still cancels the read when the operation ends.
         return await asyncio.shield(page)

@@ -61,7 +61,9 @@ class UpstreamSession:
                 return decode_json(response.content)
             read = self.client.get_body(self._token_digest, self._auth, path, params, self._trace)
             scope = current_scope()
-            if scope is None:
+            if scope is None or scope.tracks(asyncio.current_task()):
+                # Outside an operation, or in a task the operation cancels when it ends
+                # (a page's read, resolvers/loaders.py): awaited here.
                 body, cached = await read
             else:
                 # A task of its own, known to the operation: when the operation ends

@@ -20,7 +20,7 @@ from strawberry.extensions import SchemaExtension
 from graph.executor import LeanExecutionContext
 from graph.fast_paths import LeafPlan, streamline
 from graph.schema import schema as facade_schema
-from tests.support import Harness
+from tests.support import BOB, Harness
 
 
 @strawberry.enum
@@ -130,6 +130,14 @@ class Query:
     def item(self) -> Item:
         return _items()[0]
 
+    @strawberry.field
+    def shared(self) -> Box:
+        """The same objects in every operation, as a revalidated page's are."""
+        return _SHARED
+
+
+_SHARED = _box()
+
 
 def _schemas(**kwargs: Any) -> tuple[strawberry.Schema, strawberry.Schema]:
     plain = strawberry.Schema(query=Query, **kwargs)
@@ -180,6 +188,37 @@ def _answer(schema: strawberry.Schema, query: str) -> dict[str, Any]:
 def test_same_answers_as_strawberry(query: str) -> None:
     plain, fast = _schemas()
     assert _answer(fast, query) == _answer(plain, query)
+
+
+@pytest.mark.parametrize("query", [q for q in QUERIES if "{ box {" in q])
+def test_objects_shared_by_operations_answer_the_same(query: str) -> None:
+    """Objects that serve operation after operation keep their completed results
+    (``graph.executor._remembered``): every later operation, whatever it selects, still
+    answers exactly as Strawberry does, errors and fallbacks included."""
+    plain, fast = _schemas()
+    shared = query.replace("{ box {", "{ shared {")
+    expected = _answer(plain, shared)
+    for q in (shared, QUERIES[9].replace("{ box {", "{ shared {"), shared):
+        assert _answer(fast, q) == _answer(plain, q)
+    assert _answer(fast, shared) == expected
+
+
+def test_a_shared_object_keeps_one_result_per_selection() -> None:
+    _, fast = _schemas()
+    a = fast.execute_sync("{ shared { plain { name } tag { label } } }").data
+    b = fast.execute_sync("{ shared { plain { name } tag { label } } }").data
+    renamed = fast.execute_sync("{ shared { plain { n: name } tag { label } } }").data
+    assert a is not None and b is not None and renamed is not None
+    assert b["shared"] is a["shared"]  # the second operation read the first's result
+    assert renamed["shared"] == {"plain": {"n": "p"}, "tag": {"label": "x"}}
+    assert renamed["shared"] is not a["shared"]
+    # A few selections are kept per object; a new one replaces the one kept longest.
+    for i in range(6):
+        data = fast.execute_sync(f"{{ shared {{ plain {{ n{i}: name }} }} }}").data
+        assert data == {"shared": {"plain": {f"n{i}": "p"}}}
+    again = fast.execute_sync("{ shared { plain { n5: name } } }").data
+    assert again is not None and again["shared"] is data["shared"]
+    assert len(vars(_SHARED)["_lean_completed"]) == 4
 
 
 def test_error_cases_do_produce_errors() -> None:
@@ -300,3 +339,34 @@ async def test_the_facade_takes_the_short_path(h: Harness, monkeypatch: pytest.M
     data = await h.data("{ customers(first: 5) { nodes { id name email createdAt } } }")
     assert len(data["customers"]["nodes"]) == 5
     assert len(taken) == 20 and all(isinstance(v, str) for v in taken)
+
+
+async def test_a_revalidated_page_is_completed_once(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over the real app: the second operation over pages the upstream revalidates
+    (304) reuses the graph's objects for them and their completed results, answers
+    the same, and another token's operation builds its own."""
+    import graph.executor
+
+    built: list[object] = []
+    real = graph.executor._fields
+
+    def counting(plan: Any, source: Any) -> Any:
+        built.append((type(source).__name__, id(source)))
+        return real(plan, source)
+
+    monkeypatch.setattr(graph.executor, "_fields", counting)
+    query = """{ customers(first: 3) { nodes { name subscriptions(first: 2) { nodes {
+      status createdAt total { amount } items { itemId } invoices(first: 2) { nodes {
+        orderNumber createdAt total { amount currency } items { itemId quantity } } } } } } } }"""
+    first = await h.data(query)
+    first_built, before = len(built), len(h.upstream.calls)
+    assert first_built > 0
+    second = await h.data(query)
+    assert second == first
+    revalidated = h.upstream.calls[before:]
+    assert revalidated and all(c.status == 304 for c in revalidated)
+    assert built[first_built:] == [] , (built[:first_built], built[first_built:])
+    other = await h.data(query, token=BOB)
+    assert other["customers"]["nodes"] and len(built) > first_built
