@@ -118,20 +118,23 @@ async def load_connection(
     # The graph's objects for a page are built once per page, not once per operation:
     # a page revalidated from the ETag cache is the same object every time, and graph
     # objects are never changed once built (each resolver reads its own context).
-    built = page.derived.get((wrap, key))
+    built = page.derived.get((wrap, key, scope))
     if built is None:
-        built = page.derived[wrap, key] = (
+        keys = [key(item) for item in page.items]
+        built = page.derived[wrap, key, scope] = (
             [wrap(item) for item in page.items],
-            [key(item) for item in page.items],
+            keys,
+            encode_cursor(scope, keys[0]) if keys else None,
+            encode_cursor(scope, keys[-1]) if keys else None,
         )
-    nodes, keys = built
+    nodes, keys, start, end = built
     return Connection(
         nodes=nodes,
         page_info=PageInfo(
             has_next_page=flags.has_next,
             has_previous_page=flags.has_previous,
-            start_cursor=encode_cursor(scope, keys[0]) if keys else None,
-            end_cursor=encode_cursor(scope, keys[-1]) if keys else None,
+            start_cursor=start,
+            end_cursor=end,
         ),
         _scope=scope,
         _keys=keys,

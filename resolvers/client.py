@@ -38,6 +38,7 @@ the cache, ``resolvers/sending.py`` sends every request):
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -197,7 +198,7 @@ class SpacesClient(Sending):
         """The absolute upstream URL of ``path`` with ``params`` (also the cache's name for it)."""
         url = self._base + path.lstrip("/")
         if params:
-            url += "?" + urlencode(list(params.items()))
+            url += "?" + _query_string(tuple(params.items()))
         return url
 
     # -- reads -------------------------------------------------------------------------
@@ -255,6 +256,13 @@ class SpacesClient(Sending):
         if cache is not None and etag:
             await cache.put(key, CachedResponse(etag, response.content, time.time()))
         return response.content, False
+
+
+@functools.lru_cache(maxsize=8192)
+def _query_string(params: tuple[tuple[str, str | int], ...]) -> str:
+    # The same pages are asked for operation after operation (each cursor names one),
+    # and quoting each parameter costs more than remembering the answer.
+    return urlencode(params)
 
 
 __all__ = [

@@ -105,8 +105,8 @@ class PageByQueryLoader:
         if page is None:
             page = self._pages[query] = asyncio.ensure_future(self._read(query))
             page.add_done_callback(_retrieved)
-            # Known to the operation: when it ends the read is cancelled, and the
-            # session need not run the request in a task of its own for that.
+            # Known to the operation: when it ends the read is cancelled (so the
+            # session runs the request in this task, ``tracked``).
             scope = current_scope()
             if scope is not None:
                 scope.track(page)
@@ -118,7 +118,7 @@ class PageByQueryLoader:
         loader = self.owner.of_kind(q.kind)
         try:
             page: r.Page[Any] = await self.owner.upstream.get_page(
-                q.path, dict(q.params), loader.resource.parse
+                q.path, dict(q.params), loader.resource.parse, tracked=True
             )
         except NotFound:
             raise NotFound("no such list") from None

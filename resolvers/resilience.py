@@ -51,10 +51,6 @@ class OperationScope:
         self._waiting.add(future)
         future.add_done_callback(self._waiting.discard)
 
-    def tracks(self, future: asyncio.Future[Any] | None) -> bool:
-        """Whether ``future`` (a task, say) is cancelled when the operation ends."""
-        return future in self._waiting
-
     def cancel_pending(self) -> int:
         """Cancel every upstream read still running for this operation; returns how many."""
         pending = [f for f in self._waiting if not f.done()]

@@ -38,12 +38,15 @@ class UpstreamSession:
         params: Params | None = None,
         json_body: Any = None,
         parse: Callable[[Any], Any] | None = None,
+        tracked: bool = False,
     ) -> Any:
         """Send one upstream request and return its decoded JSON body.
 
         Raises a :class:`SpacesGraphQLError` subclass for every failure, so a
         failure surfaces on the field that needed it. GETs go through the ETag
         cache and single flight and may be retried; writes are sent once.
+        ``tracked``: the caller runs in a task the operation's scope cancels when
+        the operation ends (a page's read), so a GET needs no task of its own.
         """
         async with self._slots:
             self.requests += 1
@@ -61,9 +64,7 @@ class UpstreamSession:
                 return decode_json(response.content)
             read = self.client.get_body(self._token_digest, self._auth, path, params, self._trace)
             scope = current_scope()
-            if scope is None or scope.tracks(asyncio.current_task()):
-                # Outside an operation, or in a task the operation cancels when it ends
-                # (a page's read, resolvers/loaders.py): awaited here.
+            if scope is None or tracked:
                 body, cached = await read
             else:
                 # A task of its own, known to the operation: when the operation ends
@@ -87,10 +88,11 @@ class UpstreamSession:
         return await self.request("GET", path, params)
 
     async def get_page(
-        self, path: str, params: Params | None, parse: Callable[[Any], T]
+        self, path: str, params: Params | None, parse: Callable[[Any], T], tracked: bool = False
     ) -> Page[T]:
         """``GET`` a list page, its items parsed by ``parse`` (which must be a function
         that lives as long as the process: it keys the reuse of pages parsed from a
-        body the ETag cache still holds, :class:`resolvers.cache.ParsedBodies`)."""
-        page: Page[T] = await self.request("GET", path, params, parse=parse)
+        body the ETag cache still holds, :class:`resolvers.cache.ParsedBodies`).
+        ``tracked`` as for :meth:`request`."""
+        page: Page[T] = await self.request("GET", path, params, parse=parse, tracked=tracked)
         return page

@@ -46,6 +46,9 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, origin: Origin) -> None:
         self.origin = origin
+        # Made by the loop's protocol factory, so inside it; kept rather than asked for
+        # per exchange (``get_running_loop`` makes a system call per call on 3.11).
+        self._loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.idle_since = 0.0
@@ -165,8 +168,7 @@ class _Connection(asyncio.Protocol):
     def start(self, data: bytes, head_only: bool) -> asyncio.Future[None]:
         """Write one request; the future resolves when the answer's head has arrived."""
         assert self.transport is not None
-        loop = asyncio.get_running_loop()
-        self._head = loop.create_future()
+        self._head = self._loop.create_future()
         self._more = None
         self.status, self.reason, self.headers = 0, b"", []
         self.chunks.clear()
@@ -184,8 +186,8 @@ class _Connection(asyncio.Protocol):
                 raise self.error
             if self.complete:
                 return None
-            self._more = asyncio.get_running_loop().create_future()
-            await _within(self._more, read_timeout, httpx.ReadTimeout)
+            self._more = self._loop.create_future()
+            await _answered(self._more, read_timeout)
         chunk = self.chunks.popleft()
         self.buffered -= len(chunk)
         if self._paused and self.buffered <= _HIGH_WATER // 2 and self.transport is not None:
@@ -215,6 +217,23 @@ async def _within(
             return await waiter
     except TimeoutError as exc:
         raise kind(f"no answer within {seconds} s") from exc
+
+
+async def _answered(waiter: asyncio.Future[None], seconds: float | None) -> None:
+    """``await waiter``, as ``httpx.ReadTimeout`` past ``seconds``: ``_within`` for a future
+    the connection owns, with one timer and no cancellation of the awaiting task."""
+    if seconds is None:
+        return await waiter
+    timer = waiter.get_loop().call_later(seconds, _expire, waiter, seconds)
+    try:
+        return await waiter
+    finally:
+        timer.cancel()
+
+
+def _expire(waiter: asyncio.Future[None], seconds: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(httpx.ReadTimeout(f"no answer within {seconds} s"))
 
 
 class WireBody(httpx.AsyncByteStream):
@@ -305,8 +324,7 @@ class WireEngine(httpx.AsyncBaseTransport):
         conn: _Connection | None = None
         try:
             conn = self._reuse(origin) or await self._connect(origin, timeout.get("connect"))
-            head = conn.start(data, request.method == "HEAD")
-            await _within(head, timeout.get("read"), httpx.ReadTimeout)
+            await _answered(conn.start(data, request.method == "HEAD"), timeout.get("read"))
         except BaseException as exc:
             if conn is not None:
                 self._drop(conn)
