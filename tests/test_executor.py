@@ -341,6 +341,7 @@ async def test_the_facade_takes_the_short_path(h: Harness, monkeypatch: pytest.M
     assert len(taken) == 20 and all(isinstance(v, str) for v in taken)
 
 
+@_OFF
 async def test_a_revalidated_page_is_completed_once(
     h: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -257,3 +257,38 @@ async def test_mutations_and_subscriptions_keep_to_their_transports() -> None:
         r = await f.post({"query": sub})
         assert r.status_code == 400 and "WebSocket" in r.json()["errors"][0]["message"]
         assert f.upstream.calls == []
+
+
+async def test_revalidated_pages_answer_alike_on_every_transport(
+    facades: dict[str, Served], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages revalidated from the ETag cache keep their graph objects and completed
+    results (``graph.executor._remembered``): after one POST fills them, GET and a
+    WebSocket answer the same data, the upstream is only asked to revalidate, and
+    no plain object is completed again."""
+    import graph.executor
+
+    completed: list[str] = []
+    real = graph.executor._fields
+
+    def counting(plan: Any, source: Any) -> Any:
+        completed.append(type(source).__name__)
+        return real(plan, source)
+
+    f = facades["development"]
+    body = {"query": "{ customers(first: 3) { nodes { name subscriptions(first: 2) { nodes {"
+            " status total { amount } invoices(first: 2) { nodes { orderNumber createdAt"
+            " total { amount currency } items { itemId quantity } } } } } } } }"}  # fmt: skip
+    first = (await f.post(body)).json()
+    assert "errors" not in first, first
+    monkeypatch.setattr(graph.executor, "_fields", counting)
+    f.upstream.reset()
+    assert (await f.post(body)).json() == first
+    assert (await f.get(body)).json() == first
+    over_http = {c.status for c in f.upstream.calls}
+    async with f.ws() as ws:  # (the recording starts again once the socket is acknowledged)
+        messages = await ws.run(body)
+    assert [m["type"] for m in messages] == ["next", "complete"]
+    assert messages[0]["payload"] == first
+    assert completed == []
+    assert over_http == {304} and {c.status for c in f.upstream.calls} == {304}
