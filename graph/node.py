@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import strawberry
 
+from resolvers.pagination import unpadded_b64
 from resolvers.resources import BY_NODE, Resource
 
 R = TypeVar("R")
@@ -25,14 +26,9 @@ class Node:
     )
 
 
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
 def to_global_id(type_name: str, key: str | int) -> strawberry.ID:
     """Encode ``type_name`` and the upstream key into an opaque ID (unpadded URL-safe base64)."""
-    # binascii directly: every object of every page gets one, and base64's wrappers double it.
-    raw = binascii.b2a_base64(f"{type_name}:{key}".encode(), newline=False)
-    return strawberry.ID(raw.translate(_URLSAFE).rstrip(b"=").decode("ascii"))
+    return strawberry.ID(unpadded_b64(f"{type_name}:{key}".encode()))
 
 
 #: The text :func:`to_global_id` writes (optionally padded, as other Relay servers do).

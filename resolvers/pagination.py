@@ -23,6 +23,16 @@ _PREFIX = "c1"
 MAX_CURSOR_LENGTH = 1024
 _CURSOR_TEXT = re.compile(r"[A-Za-z0-9_-]+")
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def unpadded_b64(raw: bytes) -> str:
+    """``raw`` as unpadded URL-safe base64: the text of cursors and of the graph's global IDs.
+
+    binascii directly: base64's wrappers double the cost, and every page has cursors
+    and every object an ID."""
+    return binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
+
+
 #: The shape of the upstream IDs a cursor carries (the same as ``client.valid_upstream_id``,
 #: with ``fullmatch``: ``$`` would let a trailing newline through).
 _UPSTREAM_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
@@ -30,10 +40,7 @@ _UPSTREAM_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 
 def encode_cursor(scope: str, upstream_id: str) -> str:
     """An opaque cursor for ``upstream_id`` within the connection ``scope``."""
-    raw = f"{_PREFIX}\x1f{scope}\x1f{upstream_id}".encode()
-    # binascii directly: base64's wrappers double the cost, and pages have two each.
-    encoded = binascii.b2a_base64(raw, newline=False).translate(_URLSAFE)
-    return encoded.rstrip(b"=").decode("ascii")
+    return unpadded_b64(f"{_PREFIX}\x1f{scope}\x1f{upstream_id}".encode())
 
 
 def parse_cursor(cursor: str, argument: str) -> tuple[str, str]:
